@@ -1,56 +1,83 @@
 """Answer checkers: extraction of a final answer from model output, and equivalence with gold.
 
-PLACEHOLDER: minimal numeric checker and an in-process pool, to be replaced by the full
-library (issue 3). The public API below is the contract the loop relies on.
+    from star.checkers import get_checker, CheckPool
+    checker = get_checker("math", extract=("boxed", "answer_is", "final_line"))
+    with CheckPool(workers=2, timeout=5.0) as pool:
+        verdicts = pool.check(checker, [(gold, completion), ...])
+
+Four checkers: `math` (LaTeX and plain expressions, sympy-verified), `numeric` (GSM8K-style
+numbers, exact), `choice` (option labels), `exact` (normalized strings). Extraction rules
+are in extract.py, comparison strategies in symbolic.py; docs/CHECKERS.md has the policies.
+The sympy path only ever runs inside CheckPool's worker processes.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
-from star.types import Verdict
+from star.checkers.base import Checker
+from star.checkers.choice import ChoiceChecker
+from star.checkers.exact import ExactChecker
+from star.checkers.extract import validate_strategies
+from star.checkers.maths import MathChecker
+from star.checkers.numeric import NumericChecker
+from star.checkers.pool import CheckPool
 
-_NUM = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+__all__ = [
+    "CHECKERS",
+    "CheckPool",
+    "Checker",
+    "ChoiceChecker",
+    "ExactChecker",
+    "MathChecker",
+    "NumericChecker",
+    "get_checker",
+]
+
+CHECKERS: dict[str, type] = {
+    "math": MathChecker,
+    "numeric": NumericChecker,
+    "choice": ChoiceChecker,
+    "exact": ExactChecker,
+}
+# Option name (as tasks and the CLI spell it) -> dataclass field, per checker.
+_OPTIONS: dict[str, dict[str, str]] = {
+    "math": {"extract": "strategies"},
+    "numeric": {"extract": "strategies"},
+    "choice": {"extract": "strategies", "labels": "labels"},
+    "exact": {"extract": "strategies", "case_sensitive": "case_sensitive"},
+}
 
 
-@dataclass(frozen=True)
-class NumericChecker:
-    name: str = "numeric"
-
-    def extract(self, text: str) -> str | None:
-        m = re.search(r"(?:answer is|A:|####)\s*(-?[\d,.]+)", text)
-        if m:
-            return m.group(1).rstrip(".")
-        nums = _NUM.findall(text)
-        return nums[-1] if nums else None
-
-    def check(self, gold: str, pred: str | None) -> Verdict:
-        if pred is None:
-            return Verdict.INCORRECT
-        try:
-            return Verdict.CORRECT if float(gold.replace(",", "")) == float(pred.replace(",", "")) else Verdict.INCORRECT
-        except ValueError:
-            return Verdict.UNVERIFIABLE
+def _labels(value: Any) -> str:
+    labels = "".join(value) if isinstance(value, (list, tuple)) else value
+    if not isinstance(labels, str) or not labels or any(len(c) != 1 or c.isspace() for c in labels):
+        raise ValueError(f"labels must be a non-empty string of single characters, got {value!r}")
+    if len(set(labels.upper())) != len(labels):
+        raise ValueError(f"labels repeat a label (case-insensitively): {value!r}")
+    return labels.upper()
 
 
-def get_checker(name: str, **options) -> NumericChecker:
-    return NumericChecker()
+def get_checker(name: str, **options: Any) -> Checker:
+    """The checker called `name`, with per-task extraction options.
 
-
-class CheckPool:
-    def __init__(self, workers: int = 2, timeout: float = 5.0, max_memory_mb: int | None = 1024):
-        self.timeout = timeout
-
-    def check(self, checker, pairs: Sequence[tuple[str, str | None]]) -> list[Verdict]:
-        return [checker.check(g, p) for g, p in pairs]
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+    Options: extract=(strategy, ...) for all checkers (see extract.STRATEGIES),
+    labels="ABCDE" for choice, case_sensitive=bool for exact. An unknown name or
+    option raises ValueError naming it.
+    """
+    if name not in CHECKERS:
+        raise ValueError(f"unknown checker {name!r}; choose from {sorted(CHECKERS)}")
+    allowed = _OPTIONS[name]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for checker {name!r}; allowed: {sorted(allowed)}")
+    fields: dict[str, Any] = {}
+    for key, value in options.items():
+        if key == "extract":
+            value = validate_strategies(value)
+        elif key == "labels":
+            value = _labels(value)
+        elif key == "case_sensitive":
+            value = bool(value)
+        fields[allowed[key]] = value
+    return CHECKERS[name](**fields)

@@ -1,0 +1,52 @@
+"""The `exact` checker: normalized string equality, for answers that are names or words.
+
+Normalization drops what carries no meaning in a short answer: math delimiters, \\text{},
+surrounding quotes, trailing punctuation, repeated whitespace and (unless
+`case_sensitive`) case. No sympy: `fast_check` always answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from star.checkers.extract import find_answer, gold_answer
+from star.checkers.normalize import normalize_text
+from star.checkers.screen import MAX_CHARS
+
+from star.types import Verdict
+
+
+@dataclass(frozen=True)
+class ExactChecker:
+    """Normalized string equality."""
+
+    name: str = "exact"
+    strategies: tuple[str, ...] = ("boxed", "answer_is", "hashes", "final_line")
+    case_sensitive: bool = False
+
+    def extract(self, text: str) -> str | None:
+        try:
+            return find_answer(text, self.strategies) if isinstance(text, str) else None
+        except Exception:
+            return None
+
+    def fast_check(self, gold: str, pred: str | None) -> Verdict:
+        try:
+            if pred is None:
+                return Verdict.INCORRECT
+            p = self.extract(pred)
+            g = gold_answer(gold) if isinstance(gold, str) else None
+            if g is None or len(g) > MAX_CHARS:
+                return Verdict.UNVERIFIABLE
+            if p is None or len(p) > MAX_CHARS:
+                return Verdict.INCORRECT
+            gn = normalize_text(g, self.case_sensitive)
+            pn = normalize_text(p, self.case_sensitive)
+            if not gn:
+                return Verdict.UNVERIFIABLE
+            return Verdict.CORRECT if gn == pn else Verdict.INCORRECT
+        except Exception:
+            return Verdict.UNVERIFIABLE
+
+    def check(self, gold: str, pred: str | None) -> Verdict:
+        return self.fast_check(gold, pred)

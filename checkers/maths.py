@@ -1,0 +1,116 @@
+"""The `math` checker: LaTeX and plain expressions, compared by value with sympy.
+
+`fast_check` runs in the main process (extraction, normalization, exact plain-number
+comparison, screening: strings and Fractions only). `check` adds the sympy path
+(checkers/symbolic.py), which must only ever run inside a pool worker.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from star.checkers.extract import find_answer, gold_answer
+from star.checkers.normalize import compact, normalize_math, text_answer
+from star.checkers.numbers import parse_number
+from star.checkers.screen import MAX_CHARS, screen
+
+from star.types import Verdict
+
+_ASSIGNMENT = re.compile(r"^([a-zA-Z](?:_\{?\w+\}?)?)\s*=\s*([^=<>]+)$")
+
+
+def _split_assignment(s: str) -> tuple[str | None, str]:
+    """("x", "3") for "x = 3", (None, s) otherwise."""
+    m = _ASSIGNMENT.match(s)
+    return (m.group(1), m.group(2).strip()) if m else (None, s)
+
+
+def _numbers_verdict(g: str, p: str) -> Verdict | None:
+    """Exact verdict when both sides are plain numbers (maybe as `x = 3`), else None."""
+    g_var, g_val = _split_assignment(g)
+    p_var, p_val = _split_assignment(p)
+    if g_var and p_var and g_var != p_var:
+        return None  # x = 3 vs y = 3: the sympy path decides
+    gv, pv = parse_number(g_val), parse_number(p_val)
+    if gv is None or pv is None:
+        return None
+    return Verdict.CORRECT if gv == pv else Verdict.INCORRECT
+
+
+def _text_verdict(g: str, p: str) -> Verdict | None:
+    """Verdict when either side is prose ("Monday", \\text{no solution}), else None."""
+    gt, pt = text_answer(g), text_answer(p)
+    if gt is None and pt is None:
+        return None
+    gt = gt if gt is not None else compact(g).casefold()
+    pt = pt if pt is not None else compact(p).casefold()
+    return Verdict.CORRECT if compact(gt) == compact(pt) else Verdict.INCORRECT
+
+
+@dataclass(frozen=True)
+class MathChecker:
+    """Math answers: fractions, radicals, pi, e, i, factorials, sets, tuples, intervals,
+    matrices, equations and inequalities, percentages, units, degrees."""
+
+    name: str = "math"
+    strategies: tuple[str, ...] = ("boxed", "answer_is", "hashes", "final_line")
+
+    def extract(self, text: str) -> str | None:
+        try:
+            return find_answer(text, self.strategies) if isinstance(text, str) else None
+        except Exception:  # total by contract; extraction is plain string code
+            return None
+
+    def normalized(self, gold: str, pred: str | None) -> tuple[str, str] | Verdict:
+        """Normalized (gold, pred) strings, or the verdict when one is missing or too long."""
+        if pred is None:
+            return Verdict.INCORRECT
+        p = self.extract(pred)
+        if p is None:
+            return Verdict.INCORRECT
+        g = gold_answer(gold) if isinstance(gold, str) else None
+        if g is None or len(g) > MAX_CHARS or len(p) > MAX_CHARS:
+            return Verdict.UNVERIFIABLE
+        g, p = normalize_math(g), normalize_math(p)
+        if not p:
+            return Verdict.INCORRECT
+        return (g, p) if g else Verdict.UNVERIFIABLE
+
+    def fast_check(self, gold: str, pred: str | None) -> Verdict | None:
+        try:
+            pair = self.normalized(gold, pred)
+            if isinstance(pair, Verdict):
+                return pair
+            g, p = pair
+            if compact(g) == compact(p):
+                return Verdict.CORRECT
+            for decide in (_numbers_verdict, _text_verdict):
+                verdict = decide(g, p)
+                if verdict is not None:
+                    return verdict
+            if screen(g) is not None or screen(p) is not None:
+                return Verdict.UNVERIFIABLE
+            return None
+        except Exception:
+            return Verdict.UNVERIFIABLE
+
+    def check(self, gold: str, pred: str | None) -> Verdict:
+        """Full check; imports sympy: call inside a pool worker (or a test), never in the loop."""
+        fast = self.fast_check(gold, pred)
+        if fast is not None:
+            return fast
+        from star.checkers import symbolic  # worker-only dependency
+
+        pair = self.normalized(gold, pred)
+        if isinstance(pair, Verdict):
+            return pair
+        try:
+            g, p = symbolic.parse(pair[0]), symbolic.parse(pair[1])
+            if g is None:
+                return Verdict.UNVERIFIABLE  # a gold we cannot read judges nothing
+            if p is None:
+                return Verdict.INCORRECT
+            return Verdict.CORRECT if symbolic.equal(g, p) else Verdict.INCORRECT
+        except Exception:  # RecursionError, MemoryError, sympy internals: not decidable
+            return Verdict.UNVERIFIABLE

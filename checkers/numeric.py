@@ -1,0 +1,74 @@
+"""The `numeric` checker: GSM8K-style numbers, compared exactly.
+
+Commas, a currency sign, a trailing period, negative numbers, decimals and simple
+fractions are read; the values are compared as exact fractions. There is deliberately no
+relative tolerance and no x100 leniency: that is where other graders accept 10000 for
+10001 or 0.5 for 50. No sympy anywhere: `fast_check` always answers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from star.checkers.extract import find_answer, gold_answer
+from star.checkers.normalize import normalize_unicode
+from star.checkers.numbers import MAX_DIGITS, parse_number
+
+from star.types import Verdict
+
+_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|(?<![\w\d])-?\.\d+")
+
+
+def read_number(text: str) -> str | None:
+    """The last number in an answer span, cleaned: "$1,234." -> "1234", "−5" -> "-5"."""
+    s = text if text.isascii() else normalize_unicode(text)
+    s = s.replace("\\$", "").replace("$", "").replace("\\!", "").replace("{,}", ",")
+    s = re.sub(r"(?<=\d)\\?,(?=\d{3})", ",", s)  # 1\,000
+    s = re.sub(r"(?<=-)\s+(?=\d)", "", s)  # "- 5"
+    last = None
+    for m in _NUMBER.finditer(s):
+        last = m
+    if last is None:
+        return None
+    return last.group(0).rstrip(",").replace(",", "")
+
+
+@dataclass(frozen=True)
+class NumericChecker:
+    """Plain numbers, exactly: 5 = 5.0 = 5.00 = $5, 10000 != 10001, 0.5 != 50."""
+
+    name: str = "numeric"
+    strategies: tuple[str, ...] = ("hashes", "answer_is", "boxed", "last_number")
+
+    def extract(self, text: str) -> str | None:
+        try:
+            span = find_answer(text, self.strategies) if isinstance(text, str) else None
+            return None if span is None else read_number(span)
+        except Exception:
+            return None
+
+    def fast_check(self, gold: str, pred: str | None) -> Verdict:
+        try:
+            if pred is None:
+                return Verdict.INCORRECT
+            p = self.extract(pred)
+            if p is None:
+                return Verdict.INCORRECT
+            g_span = gold_answer(gold) if isinstance(gold, str) else None
+            g = read_number(g_span) if g_span else None
+            if g is None:
+                return Verdict.UNVERIFIABLE
+            if sum(c.isdigit() for c in p) > MAX_DIGITS or sum(c.isdigit() for c in g) > MAX_DIGITS:
+                return Verdict.UNVERIFIABLE
+            gv, pv = parse_number(g), parse_number(p)
+            if gv is None:
+                return Verdict.UNVERIFIABLE
+            if pv is None:
+                return Verdict.INCORRECT
+            return Verdict.CORRECT if gv == pv else Verdict.INCORRECT
+        except Exception:
+            return Verdict.UNVERIFIABLE
+
+    def check(self, gold: str, pred: str | None) -> Verdict:
+        return self.fast_check(gold, pred)
