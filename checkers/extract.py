@@ -22,7 +22,7 @@ STRATEGIES = ANCHORS + FALLBACKS
 _ANSWER_IS = re.compile(
     r"(?i)\banswers?\b(?:\*\*)?[ \t]*(?:is\b|would be|will be|should be|must be|=|:)[ \t]*:?(?:\*\*)?"
 )
-_NUMBER = re.compile(r"(?<![\w.])[-\u2212]?\$?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?%?")
+_NUMBER = re.compile(r"(?<![\w.])[-\u2212]?\$?(?:\d[\d,]*(?:\.\d+)?|\.\d+)(?:\s*/\s*\d+)?%?")
 _SENTENCE_END = re.compile(r"\.(?=\s|$)|\n")
 _PROSE_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
 _MAX_LINES_UP = 50

@@ -192,10 +192,10 @@ def _braced(text: str, i: int) -> int:
 _SIZING = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|Biggl|Biggr|big|Big|bigg|Bigg)(?![a-zA-Z])\s*")
 _NOISE = re.compile(r"\\(?:displaystyle|textstyle|scriptstyle|limits|nonumber|quad|qquad)(?![a-zA-Z])|\\!")
 _FRAC_VARIANTS = re.compile(r"\\[dtc]frac(?![a-zA-Z])")
-_THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3})((?:(?:\\,|\{,\}|\\;|\\:|\\ |~|\\thinspace ?)\d{3})+)(?![\d])")
+_THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3})((?:(?:\\,|\{,\}|\\;|\\:|(?<!\\)\\ |~|\\thinspace ?)\d{3})+)(?![\d])")
 _THOUSANDS_SEP = re.compile(r"\\,|\{,\}|\\;|\\:|\\ |~|\\thinspace ?")
 _SPACED_THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3})((?: \d{3})+)(?![\d.,]| ?\\frac)")
-_LATEX_SPACE = re.compile(r"\\[,;: ]|~|\\thinspace|\\enspace")
+_LATEX_SPACE = re.compile(r"(?<!\\)\\[,;: ]|~|\\thinspace|\\enspace")  # not the \\ of a row
 _DOUBLE_FACTORIAL = re.compile(r"(?<![\d.!])(\d{1,3})!!(?!!)")
 _POW_STARSTAR = re.compile(r"\*\*")
 _SCI = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([+-]?\d{1,4})(?![\w.])")
@@ -206,6 +206,7 @@ _PERCENT = re.compile(r"\\?%|\\text\{\s*\\?%\s*\}|\\percent(?![a-zA-Z])")
 _CURRENCY = re.compile(r"\\\$|\$|\\(?:text)?(?:euro|pounds|yen)\b|€|£|¥")
 _REPEATING = re.compile(r"(-?)(\d*)\.(\d*)\\(?:overline|bar|dot)\s*\{\s*(\d{1,20})\s*\}")
 _TRAILING_NOISE = re.compile(r"\\text\{\s*[.,;]?\s*\}$|\\quad$|\\qquad$")
+_INFINITY = re.compile(r"(?<![\\a-zA-Z])infinity(?![a-zA-Z])", re.IGNORECASE)
 _SQRT_PAREN = re.compile(r"\\?sqrt\s*\(")
 
 
@@ -352,6 +353,7 @@ def normalize_math(text: str) -> str:
     s = _LATEX_SPACE.sub(" ", s)
     s = _POW_STARSTAR.sub("^", s)
     s = _SCI.sub(_sci, s)
+    s = _INFINITY.sub(r"\\infty", s)
     s = _fix_sqrt_parens(s)
     s = _BARE_FUNCS.sub(r"\\\1", s)
     s = _DOUBLE_FACTORIAL.sub(_double_factorial, s)

@@ -39,10 +39,11 @@ class NumericChecker:
     """Plain numbers, exactly: 5 = 5.0 = 5.00 = $5, 10000 != 10001, 0.5 != 50."""
 
     name: str = "numeric"
-    strategies: tuple[str, ...] = ("hashes", "answer_is", "boxed", "last_number")
+    strategies: tuple[str, ...] = ("hashes", "answer_is", "boxed", "whole")
 
     def extract(self, text: str) -> str | None:
         try:
+            # The span's last number: with the `whole` fallback, the output's last number.
             span = find_answer(text, self.strategies) if isinstance(text, str) else None
             return None if span is None else read_number(span)
         except Exception:

@@ -97,6 +97,7 @@ class CheckPool:
         self.stats = {"fast": 0, "slow": 0, "timeouts": 0, "crashes": 0, "started": 0}
         self._workers: list[_Worker] = []
         self._start_failures = 0
+        self._crashed: dict[int, int] = {}  # per batch: task -> workers it was on when they died
         self._closed = False
         self._finalizer = weakref.finalize(self, _shutdown, self._workers)
 
@@ -207,11 +208,15 @@ class CheckPool:
     ) -> list[tuple[Verdict, float]]:
         out: list[tuple[Verdict, float] | None] = [None] * len(unique)
         pending = deque(range(len(unique)))
+        self._crashed = {}
         self._ensure(min(self.workers, len(unique)))
         while pending or any(w.task is not None for w in self._workers):
             now = time.monotonic()
             for w in list(self._workers):
                 if w.ready and w.task is None and pending and not w.dead:
+                    if w.proc.poll() is not None:  # exited between calls
+                        self._retire(w)
+                        continue
                     self._send(w, pending.popleft(), unique, checker, now, pending)
             self._wait_and_collect(out, pending)
             self._enforce_deadlines(out, pending)
@@ -250,7 +255,7 @@ class CheckPool:
             try:
                 message = json.loads(conn.recv_bytes())
             except (EOFError, OSError, ValueError):
-                self._on_death(w, out)
+                self._on_death(w, out, pending)
                 continue
             if message[0] == "ready":
                 w.ready = True
@@ -258,15 +263,23 @@ class CheckPool:
             elif w.task is not None and message[0] == w.task:
                 out[w.task] = (_verdict(message[1]), time.monotonic() - w.sent)
                 w.task = None
+                if len(message) > 3 and message[3]:  # the worker exits after this reply
+                    self._retire(w)
 
-    def _on_death(self, w: _Worker, out: list) -> None:
+    def _on_death(self, w: _Worker, out: list, pending: deque) -> None:
         if not w.ready:
             self._on_start_failure(w)
             return
-        if w.task is not None:  # a crash on this pair (memory cap, segfault): not decidable
-            out[w.task] = (Verdict.UNVERIFIABLE, time.monotonic() - w.sent)
-            self.stats["crashes"] += 1
-            log.warning("checker worker %d died on a pair; replacing it", w.proc.pid)
+        if w.task is not None:
+            # A crash on this pair (memory cap, segfault), or a worker that was already
+            # dying when the pair was sent: retry once on another worker, then give up.
+            self._crashed[w.task] = self._crashed.get(w.task, 0) + 1
+            if self._crashed[w.task] > 1:
+                out[w.task] = (Verdict.UNVERIFIABLE, time.monotonic() - w.sent)
+                self.stats["crashes"] += 1
+                log.warning("checker worker %d died on a pair; replacing it", w.proc.pid)
+            else:
+                pending.appendleft(w.task)
         self._retire(w)
 
     def _enforce_deadlines(self, out: list, pending: deque) -> None:

@@ -140,19 +140,72 @@ def _eval_float(text: str) -> float:
     return result
 
 
+def _group_before(s: str, end: int) -> str | None:
+    """The (...) or {...} group closing at s[end], or None."""
+    close = s[end] if 0 <= end < len(s) else ""
+    if close not in ")}":
+        return None
+    opening = "(" if close == ")" else "{"
+    depth = 0
+    for j in range(end, -1, -1):
+        depth += {close: 1, opening: -1}.get(s[j], 0)
+        if depth == 0:
+            return s[j + 1 : end]
+    return None
+
+
+def _inner_exponent(group: str) -> float:
+    """The largest numeric exponent inside a group ((2^{99})^{99} multiplies them)."""
+    largest = 1.0
+    i = group.find("^")
+    while i >= 0:
+        value = estimate(_group_after(group, i + 1)[0])
+        if value is not None:
+            largest = max(largest, value)
+        i = group.find("^", i + 1)
+    return largest
+
+
 def _huge_exponent(s: str) -> bool:
-    """An exponent, or a bound of a sum or product, that is numerically huge or is itself
-    a tower of three or more powers."""
+    """An exponent, or a bound of a sum or product, that is numerically huge, a tower of
+    three or more powers, or a power of a power whose exponents multiply to a huge one."""
     i = s.find("^")
     while i >= 0:
         group, _ = _group_after(s, i + 1)
         if group.count("^") >= 3:
             return True
         value = estimate(group)
-        if value is not None and value > MAX_EXPONENT:
-            return True
+        if value is not None:
+            base = _group_before(s, i - 1)
+            if value * (_inner_exponent(base) if base else 1.0) > MAX_EXPONENT:
+                return True
         i = s.find("^", i + 1)
     return False
+
+
+def _huge_combinatorics(s: str) -> bool:
+    """\\binom{n}{k} with both k and n - k huge, \\Gamma(n) with n huge: big-integer work."""
+    for m in re.finditer(r"\\[dt]?binom\s*", s):
+        n, j = _group_after(s, m.end())
+        k, _ = _group_after(s, j)
+        nv, kv = estimate(n), estimate(k)
+        if nv is not None and kv is not None and min(kv, nv - kv) > MAX_FACTORIAL:
+            return True
+    for m in re.finditer(r"\\(?:Gamma|operatorname\{Gamma\})\s*(?=[({])", s):
+        arg = _group_after(s, m.end())[0] if s[m.end()] == "{" else _paren_after(s, m.end())
+        value = estimate(arg)
+        if value is not None and value > MAX_FACTORIAL:
+            return True
+    return False
+
+
+def _paren_after(s: str, i: int) -> str:
+    depth = 0
+    for j in range(i, len(s)):
+        depth += {"(": 1, ")": -1}.get(s[j], 0)
+        if depth == 0:
+            return s[i + 1 : j]
+    return s[i + 1 :]
 
 
 def _huge_factorial(s: str) -> bool:
@@ -196,6 +249,6 @@ def screen(s: str) -> str | None:
         return "matrix too large"
     if _huge_exponent(s):
         return "huge exponent or power tower"
-    if _huge_factorial(s):
-        return "huge factorial"
+    if _huge_factorial(s) or _huge_combinatorics(s):
+        return "huge factorial, binomial or gamma"
     return None

@@ -109,7 +109,8 @@ def serve(requests: Connection, replies: Connection, soft_timeout: float) -> Non
             verdict, fatal = run_one(checker, gold, pred, soft_timeout), False
         except MemoryError:
             verdict, fatal = Verdict.UNVERIFIABLE, True
-        reply = [task_id, verdict.value, time.perf_counter() - start]
+        # `fatal` tells the parent this process is exiting: retire it, send it nothing more.
+        reply = [task_id, verdict.value, time.perf_counter() - start, fatal]
         try:
             replies.send_bytes(json.dumps(reply).encode())
         except (OSError, ValueError):

@@ -26,7 +26,7 @@ from star.checkers import CHECKERS, CheckPool, get_checker
 from star.types import Verdict
 
 log = logging.getLogger(__name__)
-BATCH = 2000  # rows per pool call: streams large files, keeps dedup effective
+BATCH = 1000  # rows per pool call: streams large files, keeps dedup effective
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extract", help="comma-separated extraction strategies, e.g. boxed,answer_is,final_line")
     p.add_argument("--labels", help="choice checker: valid option labels (default ABCDE)")
     p.add_argument("--case-sensitive", action="store_true", help="exact checker: keep case")
+    p.add_argument("--batch-size", type=int, default=BATCH, help=argparse.SUPPRESS)
     return p
 
 
@@ -146,7 +147,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         with pool:
-            for batch in _batches(read_rows(src), BATCH):
+            for batch in _batches(read_rows(src), max(1, args.batch_size)):
                 for row in _check_batch(pool, checker, batch):
                     counts["malformed" if "error" in row else row["verdict"]] += 1
                     dst.write(json.dumps(row, ensure_ascii=False) + "\n")
