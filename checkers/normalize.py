@@ -205,6 +205,7 @@ _DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|\^\s*\
 _PERCENT = re.compile(r"\\?%|\\text\{\s*\\?%\s*\}|\\percent(?![a-zA-Z])")
 _CURRENCY = re.compile(r"\\\$|\$|\\(?:text)?(?:euro|pounds|yen)\b|€|£|¥")
 _REPEATING = re.compile(r"(-?)(\d*)\.(\d*)\\(?:overline|bar|dot)\s*\{\s*(\d{1,20})\s*\}")
+_REPEATING_PARENS = re.compile(r"(?<![\w.])(-?)(\d+)\.(\d*)\((\d{1,20})\)(?![\w(])")  # 0.1(6)
 _TRAILING_NOISE = re.compile(r"\\text\{\s*[.,;]?\s*\}$|\\quad$|\\qquad$")
 _INFINITY = re.compile(r"(?<![\\a-zA-Z])infinity(?![a-zA-Z])", re.IGNORECASE)
 _SQRT_PAREN = re.compile(r"\\?sqrt\s*\(")
@@ -358,6 +359,7 @@ def normalize_math(text: str) -> str:
     s = _BARE_FUNCS.sub(r"\\\1", s)
     s = _DOUBLE_FACTORIAL.sub(_double_factorial, s)
     s = _REPEATING.sub(_repeating_decimal, s)
+    s = _REPEATING_PARENS.sub(_repeating_decimal, s)
     s = _PERCENT.sub("", s)
     s = _CURRENCY.sub("", s)
     if not _TRIG.search(s):

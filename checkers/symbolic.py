@@ -276,8 +276,10 @@ def relations_equal(g: Any, p: Any) -> bool:
         if isinstance(g, Set):
             ps = _as_set(p)
             return ps is not None and sets_equal(g, ps)
-        value = _assigned_value(p)
-        return value is not None and equal(g, value)
+        # The gold is a value: the prediction's equation states it on its last right side
+        # ("a + b = 5", "x = 2 + 3 = 5"), whatever the left side.
+        rels = _relations(p)
+        return all(isinstance(r, Eq) for r in rels) and equal(g, rels[-1].rhs)
     g_rels, p_rels = _relations(g), _relations(p)
     if len(g_rels) == len(p_rels) and all(
         _relation_equal(a, b) for a, b in zip(g_rels, p_rels, strict=True)
@@ -348,6 +350,22 @@ def sets_equal(g: Any, p: Any) -> bool:
     return False
 
 
+def _relations_union(e: Any) -> Any | None:
+    """A list of relations in one common variable ("x < 0 or x > 1") as the union of their
+    solution sets, else None."""
+    if not isinstance(e, (SympyFiniteSet, Tuple)) or not e.args:
+        return None
+    if not all(is_relation(a) for a in e.args):
+        return None
+    symbols = set().union(*(a.free_symbols for a in e.args))
+    if len(symbols) != 1:
+        return None
+    parts = [_as_set(a) for a in e.args]
+    if any(part is None for part in parts):
+        return None
+    return sympy.Union(*parts)
+
+
 def _collection(e: Any) -> bool:
     return isinstance(e, (Set, Tuple, MatrixBase))
 
@@ -357,8 +375,10 @@ def equal(g: Any, p: Any) -> bool:
 
     Comparison strategies, in order:
       1. Structural identity (sympy ==).
-      2. Relations: an assignment `x = v` is its value `v` when the other side is not a
-         relation (either side; a chain `x = 2 + 3 = 5` gives its last value); equations
+      2. Relations: a predicted equation states its last right side when the gold is a
+         value (`a + b = 5`, `x = 2 + 3 = 5` state 5); a gold assignment `x = v` is `v`
+         when the prediction is a value; a list of inequalities in one variable
+         ("x < 0 or x > 1") is the union of their solution sets; equations
          match up to a nonzero factor (`y = 2x + 1` is `2x - y + 1 = 0`), inequalities up
          to a positive one (`x > 2` is `2 < x`); a relation in one variable meets a set
          through its solution set (`1 < x < 2` is `(1, 2)`).
@@ -375,6 +395,11 @@ def equal(g: Any, p: Any) -> bool:
             return True
     except Exception:
         pass
+    # "x < 0 or x > 1" meets an interval or union as the union it describes
+    if isinstance(p, Set) and not isinstance(p, SympyFiniteSet) and (u := _relations_union(g)) is not None:
+        g = u
+    if isinstance(g, Set) and not isinstance(g, SympyFiniteSet) and (u := _relations_union(p)) is not None:
+        p = u
     if is_relation(g) or is_relation(p):
         return relations_equal(g, p)
     if _collection(g) or _collection(p):
