@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from star.checkers.extract import find_answer, gold_answer
 from star.checkers.normalize import compact, normalize_math, text_answer
-from star.checkers.numbers import parse_number
+from star.checkers.numbers import parse_collection, parse_number
 from star.checkers.screen import MAX_CHARS, screen
 
 from star.types import Verdict
@@ -36,6 +36,15 @@ def _numbers_verdict(g: str, p: str) -> Verdict | None:
     if gv is None or pv is None:
         return None
     return Verdict.CORRECT if gv == pv else Verdict.INCORRECT
+
+
+def _collections_verdict(g: str, p: str) -> Verdict | None:
+    """Exact verdict when both sides are collections of plain numbers of the same shape
+    (sets, lists, tuples or intervals with the same brackets, matrices), else None."""
+    gc, pc = parse_collection(g), parse_collection(p)
+    if gc is None or pc is None or gc[0] != pc[0]:
+        return None
+    return Verdict.CORRECT if gc[1] == pc[1] else Verdict.INCORRECT
 
 
 def _text_verdict(g: str, p: str) -> Verdict | None:
@@ -85,7 +94,7 @@ class MathChecker:
             g, p = pair
             if compact(g) == compact(p):
                 return Verdict.CORRECT
-            for decide in (_numbers_verdict, _text_verdict):
+            for decide in (_numbers_verdict, _collections_verdict, _text_verdict):
                 verdict = decide(g, p)
                 if verdict is not None:
                     return verdict

@@ -249,16 +249,44 @@ def _relation_equal(g: Relational, p: Relational) -> bool:
     return False
 
 
+_INTERVAL_OF = {
+    sympy.StrictLessThan: lambda c: Interval.open(-sympy.oo, c),
+    sympy.LessThan: lambda c: Interval(-sympy.oo, c),
+    sympy.StrictGreaterThan: lambda c: Interval.open(c, sympy.oo),
+    sympy.GreaterThan: lambda c: Interval(c, sympy.oo),
+}
+_FLIP = {
+    sympy.StrictLessThan: sympy.StrictGreaterThan, sympy.LessThan: sympy.GreaterThan,
+    sympy.StrictGreaterThan: sympy.StrictLessThan, sympy.GreaterThan: sympy.LessThan,
+}  # fmt: skip
+
+
+def _simple_set(r: Relational, x: Any) -> Any | None:
+    """`x op c` or `c op x` with a constant c, directly (sympy's solver is 20x slower)."""
+    kind = type(r)
+    if r.lhs == x and not r.rhs.free_symbols:
+        c = r.rhs
+    elif r.rhs == x and not r.lhs.free_symbols:
+        c, kind = r.lhs, _FLIP.get(kind, kind)
+    else:
+        return None
+    if kind is Eq:
+        return SympyFiniteSet(c)
+    make = _INTERVAL_OF.get(kind)
+    return make(c) if make is not None and c.is_real else None
+
+
 def _as_set(e: Any) -> Any | None:
     """The solution set of a relation in one variable (1 < x < 2 -> (1, 2)), else None."""
     try:
         symbols = e.free_symbols
         if len(symbols) != 1:
             return None
-        rels = _relations(e)
+        (x,) = symbols
         result = sympy.S.Reals
-        for r in rels:
-            result = result.intersect(r.as_set())
+        for r in _relations(e):
+            part = _simple_set(r, x)
+            result = result.intersect(part if part is not None else r.as_set())
         return result
     except Exception:
         return None
