@@ -14,6 +14,8 @@ import re
 import unicodedata
 from fractions import Fraction
 
+from star.checkers.numbers import parse_number
+
 # --- unicode -------------------------------------------------------------------------------
 
 _UNICODE_MAP = {
@@ -166,26 +168,15 @@ def strip_delimiters(text: str) -> str:
     while changed and s:
         changed = False
         for left, right in _DELIMS:
-            if len(s) >= len(left) + len(right) and s.startswith(left) and s.endswith(right):
-                s = s[len(left) : len(s) - len(right)].strip()
+            inner = s[len(left) : len(s) - len(right)]
+            # "$x$ and $y$" is two formulas, not one wrapped in $...$
+            if s.startswith(left) and s.endswith(right) and len(s) >= len(left) + len(right) and left not in inner:
+                s = inner.strip()
                 changed = True
         if len(s) >= 4 and s.startswith("**") and s.endswith("**"):
             s = s[2:-2].strip()
             changed = True
     return s
-
-
-def _braced(text: str, i: int) -> int:
-    """Index just past the brace group opening at text[i] == '{', or -1 when unbalanced."""
-    depth = 0
-    for j in range(i, len(text)):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return j + 1
-    return -1
 
 
 # \left( ... \right) and friends: sizing commands carry no meaning.
@@ -288,6 +279,10 @@ _TEXT_UNIT = re.compile(
 _BARE_UNIT = re.compile(rf"(?<=\d)\s*(?:{_UNIT_WORDS})(?:\^\{{?[23]\}}?)?\s*$")
 
 
+# Any words after a plain number: "7 tickets", "3.5 square feet" (checked by parse_number).
+_WORDS_AFTER_NUMBER = re.compile(r"^(.*?\d\}?)\s*([a-zA-Z]{3,}(?:\s+[a-zA-Z]+){0,3})$")
+
+
 def strip_units(s: str) -> str:
     """Drop a trailing unit: the question fixes the unit, the answer's number is what counts."""
     for _ in range(2):  # "5 \text{cm}^2 \text{ per day}"-style doubles
@@ -298,6 +293,9 @@ def strip_units(s: str) -> str:
         if not stripped or stripped == s:
             break
         s = stripped
+    m = _WORDS_AFTER_NUMBER.match(s)
+    if m and parse_number(m.group(1)) is not None and not _KNOWN_NAMES.search(m.group(2)):
+        s = m.group(1)
     return s
 
 

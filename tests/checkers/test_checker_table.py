@@ -68,3 +68,25 @@ def test_direct_check_matches_pool(table_verdicts: list[Verdict]) -> None:
     for i in range(0, len(ROWS), 7):
         name, options, gold, pred, _ = ROWS[i]
         assert get_checker(name, **options).check(gold, pred) is table_verdicts[i], ROWS[i]
+
+
+def test_fast_path_agrees_with_sympy() -> None:
+    """Where the fast path judges plain numbers or collections of them, sympy agrees."""
+    from star.checkers import symbolic
+    from star.checkers.numbers import parse_collection, parse_number
+
+    checker = get_checker("math")
+    judged = 0
+    for gold, pred, _ in MATH:
+        pair = checker.normalized(gold, pred)
+        if isinstance(pair, Verdict):
+            continue
+        g, p = pair
+        plain = all(parse_number(x) is not None or parse_collection(x) is not None for x in pair)
+        fast = checker.fast_check(gold, pred)
+        if not plain or fast not in (Verdict.CORRECT, Verdict.INCORRECT):
+            continue
+        slow = symbolic.equal(symbolic.parse(g), symbolic.parse(p))
+        assert slow == (fast is Verdict.CORRECT), (gold, pred)
+        judged += 1
+    assert judged > 60
