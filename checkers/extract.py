@@ -58,14 +58,16 @@ def last_boxed(text: str) -> tuple[int, str] | None:
     return (i, m.group(0)) if m else None
 
 
-def _line_at(text: str, start: int) -> str:
-    """The rest of the line from `start`, or the next non-empty line when it is empty."""
-    end = text.find("\n", start)
-    line = text[start : end if end >= 0 else len(text)]
-    if line.strip() or end < 0:
-        return line
-    nxt = text.find("\n", end + 1)
-    return text[end + 1 : nxt if nxt >= 0 else len(text)]
+def _line_at(text: str, start: int, max_lines: int = 5) -> str:
+    """The rest of the line from `start`, or the next non-empty line when it is empty
+    ("Final Answer:" alone on its line)."""
+    for _ in range(max_lines):
+        end = text.find("\n", start)
+        line = text[start : end if end >= 0 else len(text)]
+        if line.strip() or end < 0:
+            return line
+        start = end + 1
+    return ""
 
 
 def last_answer_is(text: str) -> tuple[int, str] | None:
@@ -124,7 +126,34 @@ def _closing(s: str, left: str, right: str, start: int) -> int:
 
 def math_segments(s: str) -> list[str]:
     """Contents of $...$, $$...$$, \\(...\\) and \\[...\\] in order (scanned once, linear)."""
-    out: list[str] = []
+    return [content for _, _, content in _segment_spans(s)]
+
+
+_JOINER = re.compile(r"^\s*(?:,|;|and|or|,\s*and|,\s*or)\s*$")
+
+
+def _segment_run(s: str, last: bool) -> str | None:
+    """The first (or last) formula of `s` with the formulas joined to it by "and", "or" or
+    commas, as one comma-separated answer: "$x=1$ and $x=2$" -> "x=1, x=2"."""
+    spans = _segment_spans(s)
+    if not spans:
+        return None
+    order = range(len(spans) - 1, 0, -1) if last else range(len(spans) - 1)
+    run = [spans[-1] if last else spans[0]]
+    for k in order:
+        left, right = (spans[k - 1], spans[k]) if last else (spans[k], spans[k + 1])
+        if not _JOINER.match(s[left[1] : right[0]]):
+            break
+        if last:
+            run.insert(0, left)
+        else:
+            run.append(right)
+    return ", ".join(content for _, _, content in run)
+
+
+def _segment_spans(s: str) -> list[tuple[int, int, str]]:
+    """(start, end, content) of each delimited formula."""
+    out: list[tuple[int, int, str]] = []
     i = 0
     while i < len(s):
         for left, right in (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$")):
@@ -134,7 +163,7 @@ def math_segments(s: str) -> list[str]:
                     j = s.find(right, j + 1)
                 if j < 0:
                     return out
-                out.append(s[i + len(left) : j].strip())
+                out.append((i, j + len(right), s[i + len(left) : j].strip()))
                 i = j + len(right)
                 break
         else:
@@ -155,9 +184,10 @@ def clean_span(span: str) -> str:
     boxed = last_boxed(s)
     if boxed is not None:
         return boxed[1]
-    segments = math_segments(s)
-    if segments and (s.startswith(("$", "\\(", "\\[")) or is_prose(s)):
-        return segments[0]
+    if s.startswith(("$", "\\(", "\\[")) or is_prose(s):
+        run = _segment_run(s, last=False)
+        if run is not None:
+            return run
     m = _SENTENCE_END.search(s)
     if m:
         s = s[: m.start()]
@@ -167,9 +197,9 @@ def clean_span(span: str) -> str:
 def from_final_line(line: str) -> str:
     """The answer in a last line: its last formula if it has one, its last number if it is
     a sentence, else the line itself."""
-    segments = math_segments(line)
-    if segments:
-        return segments[-1]
+    run = _segment_run(line, last=True)
+    if run is not None:
+        return run
     if is_prose(line):
         number = last_number(line)
         if number is not None:

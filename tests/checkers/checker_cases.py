@@ -309,6 +309,10 @@ MATH: list[tuple[str, str | None, str]] = [
     ("5", "", X),
     ("5", None, X),
     ("5", "I don't know.", X),
+    ("5", "The answer is: \n\n$$x = 5$$", C),  # the answer two lines below its anchor
+    ("1, 2", "The solutions are $x=1$ and $x=2$.", C),  # formulas joined by "and"
+    ("2", "The solutions are $x=1$ and $x=2$.", X),
+    ("1, 2", "The answer is $1$ or $2$.", C),
     # a second batch, written after the first passed (bugs found: an inequality list
     # with "or" vs a union, 0.(3), an equation whose left side is the asked quantity)
     (r"\frac{1}{2}", r"\frac{1}{2}x", X),
