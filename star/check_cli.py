@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from tqdm import tqdm
+
 from star.checkers import CHECKERS, CheckPool, get_checker
 from star.types import Verdict
 
@@ -145,13 +147,15 @@ def main(argv: list[str]) -> int:
         pool.close()
         print(f"star check: error: {e}", file=sys.stderr)
         return 2
+    progress = tqdm(unit=" rows", disable=not sys.stderr.isatty(), file=sys.stderr)
     try:
-        with pool:
+        with pool, progress:
             for batch in _batches(read_rows(src), max(1, args.batch_size)):
                 for row in _check_batch(pool, checker, batch):
                     counts["malformed" if "error" in row else row["verdict"]] += 1
                     dst.write(json.dumps(row, ensure_ascii=False) + "\n")
                 dst.flush()
+                progress.update(len(batch))
     finally:
         for f in (src, dst):
             if f not in (sys.stdin, sys.stdout):
