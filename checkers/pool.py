@@ -84,7 +84,11 @@ def _child_env() -> dict[str, str]:
 
 
 class CheckPool:
-    """Checks (gold, pred) pairs with a checker; never raises on model output."""
+    """Checks (gold, pred) pairs with a checker; never raises on model output.
+
+    Not thread-safe: one pool per run, used from one thread. It raises only when workers
+    cannot start at all (a broken environment) or after close().
+    """
 
     def __init__(self, workers: int = 2, timeout: float = 5.0, max_memory_mb: int | None = 1024):
         if workers < 1:
@@ -254,7 +258,9 @@ class CheckPool:
             w = by_conn[conn]
             try:
                 message = json.loads(conn.recv_bytes())
-            except (EOFError, OSError, ValueError):
+                if not isinstance(message, list) or len(message) < 2:
+                    raise ValueError("malformed reply")
+            except (EOFError, OSError, ValueError):  # a worker that died or went mad
                 self._on_death(w, out, pending)
                 continue
             if message[0] == "ready":

@@ -136,6 +136,11 @@ MATH: list[tuple[str, str | None, str]] = [
     ("[2, 5]", "[2,5)", X),
     (r"x \in [1, 2)", "[1,2)", C),
     (r"\left[ 0, 1 \right]", "[0,1]", C),
+    ("(-2, 2)", "x^2 < 4", C),
+    ("(-2, 2)", "|x| < 2", C),
+    (r"(-\infty,-2)\cup(2,\infty)", "x^2>4", C),
+    ("[1,3]", r"(x-1)(x-3) \le 0", C),
+    ("(1,3)", r"(x-1)(x-3) \le 0", X),
     # matrices and vectors
     (r"\begin{pmatrix}1 & 2\\ 3 & 4\end{pmatrix}", r"\begin{bmatrix}1&2\\3&4\end{bmatrix}", C),
     (r"\begin{pmatrix}1 & 2\\ 3 & 4\end{pmatrix}", r"\begin{pmatrix}1&3\\2&4\end{pmatrix}", X),
