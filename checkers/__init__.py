@@ -50,7 +50,10 @@ _OPTIONS: dict[str, dict[str, str]] = {
 
 
 def _labels(value: Any) -> str:
-    labels = "".join(value) if isinstance(value, (list, tuple)) else value
+    try:  # "ABCD", or a sequence of one-character strings (YAML lists arrive as those)
+        labels = value if isinstance(value, str) else "".join(value)
+    except TypeError:
+        labels = None
     if not isinstance(labels, str) or not labels or any(len(c) != 1 or c.isspace() for c in labels):
         raise ValueError(f"labels must be a non-empty string of single characters, got {value!r}")
     if len(set(labels.upper())) != len(labels):

@@ -17,6 +17,7 @@ from star.checkers.numbers import MAX_DIGITS, parse_number
 
 from star.types import Verdict
 
+_FRAC = re.compile(r"\\[dt]?frac\s*\{\s*(-?\d+)\s*\}\s*\{\s*(\d+)\s*\}")
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|(?<![\w\d])-?\.\d+")
 
 
@@ -26,6 +27,7 @@ def read_number(text: str) -> str | None:
     s = s.replace("\\$", "").replace("$", "").replace("\\!", "").replace("{,}", ",")
     s = re.sub(r"(?<=\d)\\?,(?=\d{3})", ",", s)  # 1\,000
     s = re.sub(r"(?<=-)\s+(?=\d)", "", s)  # "- 5"
+    s = _FRAC.sub(r"\1/\2", s)  # \frac{3}{4} -> 3/4
     last = None
     for m in _NUMBER.finditer(s):
         last = m

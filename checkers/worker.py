@@ -81,13 +81,15 @@ def _limit_memory(max_mb: int) -> None:
 
 def run_one(checker: object, gold: str, pred: str | None, soft_timeout: float) -> Verdict:
     """checker.check(gold, pred) under the soft timer; never raises."""
+    timer = soft_timeout > 0 and hasattr(signal, "setitimer")  # POSIX only
     try:
-        if soft_timeout > 0:
+        if timer:
             signal.setitimer(signal.ITIMER_REAL, soft_timeout)
         try:
             verdict = checker.check(gold, pred)  # type: ignore[attr-defined]
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            if timer:
+                signal.setitimer(signal.ITIMER_REAL, 0)
         return verdict if isinstance(verdict, Verdict) else Verdict.UNVERIFIABLE
     except SoftTimeout:
         return Verdict.UNVERIFIABLE
@@ -125,7 +127,8 @@ def main(argv: list[str]) -> int:
     )  # fmt: skip
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    signal.signal(signal.SIGALRM, _on_alarm)
+    if hasattr(signal, "SIGALRM"):
+        signal.signal(signal.SIGALRM, _on_alarm)
     warnings.simplefilter("ignore")
     logging.basicConfig(level=logging.ERROR)
     # Import everything the checks need before saying "ready" (and before the memory cap).

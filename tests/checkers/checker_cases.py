@@ -487,6 +487,8 @@ NUMERIC: list[tuple[str, str | None, str]] = [
     ("Janet has 16 - 3 - 4 = 9 eggs.\n#### 18", "The answer is 18.", C),
     ("5", "The answer is -5.", X),
     ("1000", r"1\,000", C),
+    ("32", r"So the answer is $\frac{64}{2}$.", C),
+    ("0.75", r"\dfrac{3}{4}", C),
     ("5", "1" * 500, U),
     ("no number here", "5", U),
 ]
