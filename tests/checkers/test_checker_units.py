@@ -209,3 +209,33 @@ def _repo_root() -> str:
     import pathlib
 
     return str(pathlib.Path(__file__).resolve().parents[2])
+
+
+def test_fast_parser_agrees_with_latex2sympy() -> None:
+    """Every table answer the small parser accepts means the same to latex2sympy."""
+    from checker_cases import MATH
+    from star.checkers import symbolic
+    from star.checkers.fastparse import parse_simple
+
+    checker = get_checker("math")
+    answers = {checker.extract(x) for g, p, _ in MATH for x in (g, p) if x}
+    accepted = 0
+    for answer in sorted(a for a in answers if a and screen(a) is None):
+        prepared = symbolic.prepare(normalize_math(answer))
+        simple = parse_simple(prepared)
+        if simple is None:
+            continue
+        accepted += 1
+        reference = symbolic._post(symbolic._latex2sympy(prepared))
+        simple = symbolic._post(simple)
+        assert symbolic.equal(reference, simple) and symbolic.equal(simple, reference), prepared
+    assert accepted > 150
+
+
+@pytest.mark.parametrize(
+    "s", ["f(x)", "x (2)", "dx", "1 2", r"2\frac{1}{2}", "E", r"\sin x", "x_1", "1,2", "2^3^2", "a=b=c", "3=3", "2<3", "x<1=y"]
+)
+def test_fast_parser_refuses_irregular_readings(s: str) -> None:
+    from star.checkers.fastparse import parse_simple
+
+    assert parse_simple(s) is None
