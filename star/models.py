@@ -1,0 +1,154 @@
+"""Load the starting model: any Hugging Face causal LM, or the embedded tiny one built locally.
+
+The embedded default (`model=tiny`) needs no download: a byte-level tokenizer (every byte
+is a token, so any text encodes) wrapped as a transformers fast tokenizer, and a small
+Llama-style model built from a config. Both are written with `save_pretrained` and read
+back with `from_pretrained`, the very path a real model takes. A cold start (DeepSeek-R1's
+stage 1) fine-tunes the starting model on the task's worked rationales; its result is
+cached under a key that covers everything that changes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
+
+from star import __version__
+from star.config import ModelConfig, TinyConfig
+from star.rundir import atomic_dir
+from star.types import Example
+
+log = logging.getLogger(__name__)
+
+TINY = "tiny"
+PAD, EOS, BOS = "<pad>", "<eos>", "<bos>"
+
+
+def cache_dir() -> Path:
+    """STAR_CACHE_DIR, else $XDG_CACHE_HOME/star, else ~/.cache/star."""
+    if os.environ.get("STAR_CACHE_DIR"):
+        return Path(os.environ["STAR_CACHE_DIR"])
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "star"
+
+
+def device_for(cfg: ModelConfig) -> torch.device:
+    if cfg.device != "auto":
+        return torch.device(cfg.device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def dtype_for(cfg: ModelConfig, device: torch.device) -> torch.dtype:
+    if cfg.dtype == "auto":
+        # bf16 is ~5x slower than fp32 on CPUs without AMX; on GPUs it is the default.
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    try:
+        return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[cfg.dtype]
+    except KeyError:
+        raise ValueError(f"model.dtype: expected auto, float32, bfloat16 or float16, got {cfg.dtype!r}") from None
+
+
+def build_tiny_tokenizer() -> PreTrainedTokenizerBase:
+    """A byte-level tokenizer with no merges: 256 byte tokens plus <pad>, <eos> and <bos>.
+
+    Every sequence starts with <bos>: small models park spare attention on the first
+    token, which must not be the first digit of the question."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {PAD: 0, EOS: 1, BOS: 2}
+    for ch in sorted(pre_tokenizers.ByteLevel.alphabet()):
+        vocab[ch] = len(vocab)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", pair=f"{BOS} $A $B",
+                                                       special_tokens=[(BOS, vocab[BOS])])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, eos_token=EOS, bos_token=BOS,
+                                   padding_side="left", model_max_length=1 << 16)
+
+
+def build_tiny(out: Path, cfg: TinyConfig, seed: int) -> Path:
+    """Write a randomly initialized tiny Llama and its tokenizer to `out`."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tok = build_tiny_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tok), hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.layers, num_attention_heads=cfg.heads, num_key_value_heads=cfg.heads,
+        max_position_embeddings=cfg.max_positions, tie_word_embeddings=True,
+        pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    with atomic_dir(out) as tmp:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+    return out
+
+
+def load_tokenizer(path: str | Path, cfg: ModelConfig | None = None) -> PreTrainedTokenizerBase:
+    tok = AutoTokenizer.from_pretrained(str(path), trust_remote_code=bool(cfg and cfg.trust_remote_code))
+    tok.padding_side = "left"  # generation appends on the right
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_model(path: str | Path, cfg: ModelConfig, adapter: Path | None = None, merge: bool = True):
+    """A causal LM from `path` (+ a LoRA adapter), on the configured device, in eval mode."""
+    device = device_for(cfg)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(path), dtype=dtype_for(cfg, device), trust_remote_code=cfg.trust_remote_code
+    ).to(device)
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter))
+        if merge:  # in memory only: plain matmuls are faster for HF generation
+            model = model.merge_and_unload()
+    model.eval()
+    return model
+
+
+def starting_model(cfg: ModelConfig, seeds: list[Example], seed: int) -> Path:
+    """The directory of the model every STaR iteration starts from (cold-started if asked).
+
+    Built models and cold starts are cached: the same inputs give the same directory.
+    """
+    if cfg.name_or_path == TINY:
+        key = _key({"tiny": asdict(cfg.tiny), "seed": seed, "version": __version__})
+        base = cache_dir() / "models" / f"tiny-{key}"
+        if not (base / "config.json").exists():
+            log.info("building the embedded tiny model in %s", base)
+            build_tiny(base, cfg.tiny, seed)
+    else:
+        base = Path(cfg.name_or_path) if Path(cfg.name_or_path).exists() else cfg.name_or_path
+    if not cfg.cold_start.enabled:
+        return Path(base) if isinstance(base, Path) else base  # type: ignore[return-value]
+    if not seeds:
+        raise ValueError("model.cold_start.enabled=true but the task supplies no seed rationales")
+    from star.training import finetune  # training imports this module
+
+    key = _key({
+        "base": str(base), "cold_start": asdict(cfg.cold_start), "seed": seed, "version": __version__,
+        "examples": hashlib.sha256(json.dumps([e.to_dict() for e in seeds]).encode()).hexdigest(),
+    })
+    out = cache_dir() / "cold_start" / key
+    if (out / "config.json").exists():
+        log.info("cold start: reusing cached model %s", out)
+        return out
+    log.info("cold start: %d worked examples, %d steps -> %s", len(seeds), cfg.cold_start.train.steps, out)
+    finetune(base, seeds, cfg.cold_start.train, out, seed=seed, model_cfg=cfg, merge=True)
+    return out
+
+
+def _key(obj: object) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]

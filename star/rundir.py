@@ -1,0 +1,215 @@
+"""The run directory: the contract between stages, and what resume reads.
+
+    runs/<task>/<run_name>/
+      config.yaml  manifest.json   resolved config; config hash, package version, seed
+      metrics.jsonl                one row per finished iteration, append-only
+      iter_NNN/  samples.jsonl rationalized.jsonl train.jsonl adapter/ eval.jsonl metrics.json DONE
+
+Every file is written atomically (temp file, fsync, rename), so a stage's output either
+exists whole or not at all; a stage that finished is never redone. DONE is written last.
+A lock file keeps two processes out of one run directory.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def atomic_write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+    return rows
+
+
+def append_jsonl(path: Path, row: dict[str, Any]) -> None:
+    """Append one row durably: the whole file is rewritten atomically, so a crash leaves
+    either the old rows or the old rows plus this one, never half a line."""
+    old = Path(path).read_bytes() if Path(path).exists() else b""
+    atomic_write_bytes(path, old + (json.dumps(row, sort_keys=True) + "\n").encode())
+
+
+class atomic_dir:
+    """Build a directory under a temporary name; rename it into place when the block succeeds."""
+
+    def __init__(self, final: Path):
+        self.final = Path(final)
+        self.tmp = self.final.with_name(f".{self.final.name}.tmp-{os.getpid()}")
+
+    def __enter__(self) -> Path:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir(parents=True)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        for f in self.tmp.rglob("*"):
+            if f.is_file():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+        if self.final.exists():
+            shutil.rmtree(self.final)
+        os.replace(self.tmp, self.final)
+        _fsync_dir(self.final.parent)
+
+
+class RunDirError(RuntimeError):
+    pass
+
+
+class RunDir:
+    """A run directory, locked for the lifetime of the object."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            probe = self.path / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as e:
+            raise RunDirError(f"cannot write the run directory {self.path}: {e.strerror} "
+                              "(set out_dir=... or run_name=... to write elsewhere)") from None
+        self._lock = open(self.path / ".lock", "w")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunDirError(f"{self.path} is in use by another star process") from None
+        for stale in self.path.rglob(".*.tmp-*"):  # leftovers of a killed run
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+
+    def close(self) -> None:
+        self._lock.close()
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    def metrics(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.metrics_path) if self.metrics_path.exists() else []
+
+    def iteration(self, t: int) -> Iteration:
+        return Iteration(self.path / f"iter_{t:03d}", t)
+
+
+class Iteration:
+    """One iteration's folder; `stage` runs a step once and reads its output back after."""
+
+    def __init__(self, path: Path, t: int):
+        self.path, self.t = path, t
+        path.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def done(self) -> bool:
+        return (self.path / "DONE").exists()
+
+    def mark_done(self) -> None:
+        atomic_write_text(self.path / "DONE", "")
+
+    def rows(self, name: str, make: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """`name`.jsonl: read it if a previous run finished it, else make and write it."""
+        f = self.path / f"{name}.jsonl"
+        if f.exists():
+            return read_jsonl(f)
+        rows = make()
+        atomic_write_jsonl(f, rows)
+        return rows
+
+    def folder(self, name: str, make: Callable[[Path], None]) -> Path:
+        """`name`/: reuse it if a previous run finished it, else build it atomically."""
+        final = self.path / name
+        if not final.exists():
+            with atomic_dir(final) as tmp:
+                make(tmp)
+        return final
+
+
+# Keys that do not change results: a resume may differ in these (e.g. more iterations).
+NEUTRAL_KEYS = ("run_name", "out_dir", "experiment", "loop.iterations", "tracker", "check.workers",
+                "generator.progress", "trainer.progress", "model.cold_start.train.progress")
+
+
+def results_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a resolved config that can change results."""
+    flat = _flatten(config)
+    return {k: v for k, v in flat.items()
+            if not any(k == n or k.startswith(n + ".") for n in NEUTRAL_KEYS)}
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(results_config(config), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def check_resume(path: Path, config: dict[str, Any], manifest: dict[str, Any]) -> None:
+    """Write manifest.json for a new run; refuse a resume whose results-changing config differs."""
+    f = Path(path) / "manifest.json"
+    if not f.exists():
+        atomic_write_json(f, manifest)
+        return
+    old = json.loads(f.read_text())
+    if old.get("config_hash") == manifest["config_hash"]:
+        return
+    before, after = old.get("results_config", {}), results_config(config)
+    diff = [f"  {k}: {before.get(k, '<unset>')!r} -> {after.get(k, '<unset>')!r}"
+            for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+    raise RunDirError(
+        f"{path} holds a run made with a different config; resuming it would mix results.\n"
+        + "\n".join(diff[:20]) + ("\n  ..." if len(diff) > 20 else "")
+        + "\nUse another run_name=..., or rerun with the original values.")
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(d, dict):
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: d}

@@ -1,0 +1,157 @@
+"""n-digit addition with a column-by-column scratchpad: the STaR paper's toy task.
+
+Problems are generated from a seed, so the task needs no data files. The prompt writes
+each digit with an index hint, a letter naming its place (Zhou et al. 2023, "What
+algorithms can transformers learn?"): lowercase for the first operand, uppercase for the
+second, so 624+257 reads `6c2b4a+2C5B7A`. A small model can then look digits up by
+content instead of counting positions, which a 1M-parameter model learns in minutes.
+The scratchpad adds one column per line, right to left (digits, carry in, two-digit
+sum), and keeps the result so far right-aligned in a fixed-width field, so that every
+line copies the line above at a fixed offset; the last line is the answer:
+
+    a4+A7+0=11      1
+    b2+B5+1=08     81
+    c6+C2+0=08    881
+    A:   881
+
+The difficulty group is the number of digits of the longer operand. The hint (for
+rationalization) is the gold answer, its digits tagged with places p, q, r, ..., written
+before the question so that the question keeps its distance to the scratchpad:
+`(8r8q1p) 6c2b4a+2C5B7A`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from star.checkers import get_checker
+from star.types import Problem
+
+LOWER, UPPER, HINT = "abcdefghij", "ABCDEFGHIJ", "pqrstuvwxy"
+MAX_DIGITS = len(LOWER)
+
+
+def tagged(number: str, letters: str) -> str:
+    """'624' -> '6c2b4a': each digit followed by the letter of its place."""
+    return "".join(d + letters[len(number) - 1 - i] for i, d in enumerate(number))
+
+
+def scratchpad(a: int, b: int, width: int) -> str:
+    """The worked rationale and final answer for a+b, result field `width` characters wide."""
+    xs, ys = str(a)[::-1], str(b)[::-1]
+    lines, carry, i, done = [], 0, 0, ""
+    while i < max(len(xs), len(ys)) or carry:
+        x = int(xs[i]) if i < len(xs) else 0
+        y = int(ys[i]) if i < len(ys) else 0
+        s = x + y + carry
+        done = str(s % 10) + done
+        lines.append(f"{LOWER[i]}{x}+{UPPER[i]}{y}+{carry}={s:02d} {done:>{width}}")
+        carry, i = s // 10, i + 1
+    return "\n".join(lines) + f"\nA:{a + b:>{width}}"
+
+
+@dataclass
+class Arithmetic:
+    """Addition of two numbers of 1..10 digits.
+
+    `train_digits`/`eval_digits` are the digit counts in the STaR training pool and the
+    held-out set (equal shares); `seed_examples[d - 1]` is how many worked examples of d
+    digits the cold start gets: few of the longest, so that STaR has a frontier to push.
+    """
+
+    train_size: int = 600
+    eval_size: int = 400
+    train_digits: Sequence[int] = (1, 2, 3, 4)
+    eval_digits: Sequence[int] = (1, 2, 3, 4)
+    seed_examples: Sequence[int] = (200, 600, 600, 100)
+    seed: int = 1234
+    name: str = "arithmetic"
+    description: str = "n-digit addition with a column-by-column scratchpad (STaR's toy task)"
+    stop: Sequence[str] = ()
+    checker: Any = field(default_factory=lambda: get_checker("numeric"))
+
+    def __post_init__(self) -> None:
+        self.train_digits = tuple(int(d) for d in self.train_digits)
+        self.eval_digits = tuple(int(d) for d in self.eval_digits)
+        self.seed_examples = tuple(int(n) for n in self.seed_examples)
+        seed_digits = tuple(d for d, n in enumerate(self.seed_examples, 1) if n > 0)
+        for key, digits in (("train_digits", self.train_digits), ("eval_digits", self.eval_digits),
+                            ("seed_examples", seed_digits)):
+            if not digits or min(digits) < 1 or max(digits) > MAX_DIGITS:
+                raise ValueError(f"task.{key}: digit counts must lie in 1..{MAX_DIGITS}, got {list(digits)}")
+        # The result field fits the longest sum any split can ask for.
+        self.width = max(*self.train_digits, *self.eval_digits, *seed_digits) + 1
+
+    # -- data ---------------------------------------------------------------------------
+    def _draw(self, rng: random.Random, digits: int) -> tuple[int, int]:
+        low = 10 ** (digits - 1) if digits > 1 else 0
+        return rng.randrange(low, 10**digits), rng.randrange(low, 10**digits)
+
+    def _split(self, name: str, sizes: Sequence[tuple[int, int]], exclude: set[str]) -> list[Problem]:
+        """Problems with `count` of each digit count, unique within the split and absent from
+        `exclude` (the eval questions), except where the digit count has too few problems."""
+        rng = random.Random(f"{self.seed}/{name}")
+        out: list[Problem] = []
+        for digits, count in sizes:
+            seen: set[str] = set()
+            unique = count <= (10**digits - (10 ** (digits - 1) if digits > 1 else 0)) ** 2 // 2
+            while count > 0:
+                a, b = self._draw(rng, digits)
+                q = f"{a}+{b}"
+                if unique and (q in seen or q in exclude):
+                    continue
+                seen.add(q)
+                out.append(Problem(id=f"{name}-{len(out):05d}", question=q, answer=str(a + b),
+                                   meta={"digits": digits}))
+                count -= 1
+        return out
+
+    @staticmethod
+    def _shares(total: int, digits: Sequence[int]) -> list[tuple[int, int]]:
+        return [(d, total // len(digits) + (i < total % len(digits))) for i, d in enumerate(digits)]
+
+    def load(self, split: str) -> list[Problem]:
+        evals = self._split("eval", self._shares(self.eval_size, self.eval_digits), set())
+        if split == "eval":
+            return evals
+        if split == "train":
+            return self._split("train", self._shares(self.train_size, self.train_digits),
+                               {p.question for p in evals})
+        raise ValueError(f"arithmetic: unknown split {split!r} (expected 'train' or 'eval')")
+
+    def seed_rationales(self) -> list[tuple[Problem, str]]:
+        evals = {p.question for p in self.load("eval")}
+        problems = self._split("seed", list(enumerate(self.seed_examples, 1)), evals)
+        return [(p, self.solve(p)) for p in problems]
+
+    def solve(self, problem: Problem) -> str:
+        a, b = problem.question.split("+")
+        return scratchpad(int(a), int(b), self.width)
+
+    # -- prompting ----------------------------------------------------------------------
+    def prompt(self, problem: Problem, hint: str | None = None) -> str:
+        a, b = problem.question.split("+")
+        question = f"{tagged(a, LOWER)}+{tagged(b, UPPER)}\n"
+        if hint is None:
+            return question
+        # The hint's digits carry their own place letters, so the model can look up the
+        # digit a column should produce, as it looks up the operands' digits.
+        return f"({tagged(hint, HINT) if hint.isdigit() else hint}) {question}"
+
+    def extract_answer(self, completion: str) -> str | None:
+        lines = completion.strip().splitlines()
+        if not lines or not lines[-1].startswith("A:"):
+            return None
+        return lines[-1][2:].strip() or None
+
+    def groups(self, problem: Problem) -> dict[str, str]:
+        return {"digits": str(problem.meta["digits"])}
+
+    def max_new_tokens(self, problem: Problem) -> int:
+        # d + 1 lines of (11 + width + 1) characters, one token each, plus the answer line
+        # and EOS; a little slack and no more: a few runaway outputs would dominate.
+        d = int(problem.meta["digits"])
+        return (d + 1) * (self.width + 12) + self.width + 8

@@ -1,0 +1,114 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from star.rundir import (
+    RunDir,
+    RunDirError,
+    append_jsonl,
+    atomic_dir,
+    atomic_write_jsonl,
+    atomic_write_text,
+    check_resume,
+    config_hash,
+    read_jsonl,
+)
+
+
+def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path):
+    f = tmp_path / "a.txt"
+    atomic_write_text(f, "one")
+    atomic_write_text(f, "two")
+    assert f.read_text() == "two"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_killed_writer_leaves_old_content(tmp_path):
+    f = tmp_path / "rows.jsonl"
+    atomic_write_jsonl(f, [{"a": 1}])
+    code = (f"import os; from pathlib import Path; import star.rundir as r\n"
+            f"orig = os.replace\n"
+            f"os.replace = lambda *a: os._exit(9)\n"  # die between write and rename
+            f"r.atomic_write_jsonl(Path({str(f)!r}), [{{'a': 2}}])")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 9
+    assert read_jsonl(f) == [{"a": 1}]
+    RunDir(tmp_path).close()  # opening the directory sweeps the dead writer's temp file
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".lock")) == ["rows.jsonl"]
+
+
+def test_append_jsonl_appends_rows(tmp_path):
+    f = tmp_path / "m.jsonl"
+    append_jsonl(f, {"iteration": 0})
+    append_jsonl(f, {"iteration": 1})
+    assert [r["iteration"] for r in read_jsonl(f)] == [0, 1]
+
+
+def test_read_jsonl_names_file_and_line(tmp_path):
+    f = tmp_path / "bad.jsonl"
+    f.write_text('{"a": 1}\n{oops\n')
+    with pytest.raises(ValueError, match=r"bad.jsonl:2"):
+        read_jsonl(f)
+
+
+def test_atomic_dir_discards_on_error(tmp_path):
+    with pytest.raises(RuntimeError), atomic_dir(tmp_path / "adapter") as tmp:
+        (tmp / "w.bin").write_bytes(b"x")
+        raise RuntimeError("crash mid-save")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stage_runs_once_then_reads_back(tmp_path):
+    rd = RunDir(tmp_path / "run")
+    calls = []
+    it = rd.iteration(1)
+    rows = it.rows("samples", lambda: calls.append(1) or [{"x": 1}])
+    again = rd.iteration(1).rows("samples", lambda: calls.append(1) or [{"x": 2}])
+    assert rows == again == [{"x": 1}] and calls == [1]
+    assert not it.done
+    it.mark_done()
+    assert rd.iteration(1).done
+    rd.close()
+
+
+def test_run_dir_is_locked(tmp_path):
+    rd = RunDir(tmp_path)
+    with pytest.raises(RunDirError, match="in use"):
+        RunDir(tmp_path)
+    rd.close()
+    RunDir(tmp_path).close()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_run_dir_is_a_clear_error(tmp_path):
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(RunDirError, match="cannot write the run directory"):
+            RunDir(tmp_path / "run")
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def test_unwritable_run_dir_under_a_file(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(RunDirError, match="cannot write the run directory"):
+        RunDir(tmp_path / "file" / "run")
+
+
+def test_config_hash_ignores_neutral_keys():
+    a = {"seed": 0, "loop": {"iterations": 4, "rationalize": True}, "run_name": "x", "tracker": {"b": []}}
+    b = {"seed": 0, "loop": {"iterations": 8, "rationalize": True}, "run_name": "y", "tracker": {"b": ["tb"]}}
+    c = {"seed": 0, "loop": {"iterations": 4, "rationalize": False}, "run_name": "x", "tracker": {"b": []}}
+    assert config_hash(a) == config_hash(b) != config_hash(c)
+
+
+def test_resume_with_results_changing_difference_is_refused(tmp_path):
+    old = {"seed": 0, "trainer": {"lr": 0.001}}
+    check_resume(tmp_path, old, {"config_hash": config_hash(old), "results_config": {"seed": 0, "trainer.lr": 0.001}})
+    check_resume(tmp_path, old, {"config_hash": config_hash(old)})  # same config: fine
+    new = {"seed": 0, "trainer": {"lr": 0.002}}
+    with pytest.raises(RunDirError, match=r"trainer.lr: 0.001 -> 0.002"):
+        check_resume(tmp_path, new, {"config_hash": config_hash(new)})
+    assert json.loads((tmp_path / "manifest.json").read_text())["config_hash"] == config_hash(old)
