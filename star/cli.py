@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:function taking argv and returning an exit code, one-line help)
     "run": ("star.cli:run_main", "run the STaR loop (Hydra overrides: task=... model=... -m for sweeps)"),
     "check": ("star.check_cli:main", "check answers in a JSONL file against gold (math, numeric, choice, exact)"),
+    "tasks": ("star.task_cli:tasks_main", "list the tasks (conf/task, plus --config-dir DIR) with a description"),
+    "task-check": ("star.task_cli:check_main", "validate a task without a model: data, prompts, gold answers"),
 }
 
 
