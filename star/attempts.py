@@ -27,11 +27,11 @@ def attempt(generator: Generator, task, problems: Sequence[Problem], pool, token
     outputs = generator.generate(prompts, n=n, temperature=temperature, max_new_tokens=budgets,
                                  stop=list(task.stop), seed=seed, desc=desc)
     preds = [[task.extract_answer(c.text) for c in outs] for outs in outputs]
-    verdicts = iter(pool.check(task.checker, [(p.answer, pred) for p, ps in zip(problems, preds) for pred in ps]))
+    verdicts = iter(pool.check(task.checker, [(p.answer, pred) for p, ps in zip(problems, preds, strict=True) for pred in ps]))
     return [
         Sample(problem_id=p.id, index=j, prompt=prompt, train_prompt=train_prompt, completion=c.text,
                pred=pred, verdict=next(verdicts),
                hinted=hint, tokens=c.tokens)
-        for p, prompt, train_prompt, outs, ps in zip(problems, prompts, train_prompts, outputs, preds)
-        for j, (c, pred) in enumerate(zip(outs, ps))
+        for p, prompt, train_prompt, outs, ps in zip(problems, prompts, train_prompts, outputs, preds, strict=True)
+        for j, (c, pred) in enumerate(zip(outs, ps, strict=True))
     ]

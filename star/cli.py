@@ -84,6 +84,7 @@ def _run(dcfg) -> None:
 
     cfg: Config = OmegaConf.to_object(dcfg)
     validate(cfg)
+    _quiet_libraries()
     try:
         task = instantiate(dcfg.task, _convert_="all")
     except Exception as e:
@@ -120,6 +121,17 @@ def _run(dcfg) -> None:
         log.info("done: eval accuracy %s -> %.3f over %d iterations; metrics in %s",
                  f"{rows[0]['eval/accuracy']:.3f}", rows[-1]["eval/accuracy"], len(rows) - 1,
                  path / "metrics.jsonl")
+
+
+def _quiet_libraries() -> None:
+    """Our own progress bars and summary lines are the output; silence the libraries' chatter."""
+    import warnings
+
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()  # "Loading weights" per model load
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning, module="peft")
 
 
 def _manifest(resolved: dict, digest: str, cfg) -> dict:

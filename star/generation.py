@@ -66,7 +66,7 @@ class HFGenerator:
             batch = jobs[start:start + self.cfg.batch_size]
             texts, counts = self._batch([encoded[i] for i, _ in batch], max(budgets[i] for i, _ in batch),
                                         temperature, stop)
-            for job, text, count in zip(batch, texts, counts):
+            for job, text, count in zip(batch, texts, counts, strict=True):
                 results[job] = Completion(truncate_at_stop(text, stop), count)
             total_tokens += sum(counts)
             bar.update(len(batch))

@@ -3,16 +3,16 @@
 `run` reads like the algorithm (Zelikman et al. 2022, Algorithm 1). Every stage's output
 lands in the run directory before the next stage starts; on a rerun, finished stages are
 read back instead of recomputed, so a killed run resumes where it stopped and ends with
-the same numbers. Iteration 0 evaluates the starting model before any STaR iteration.
+the same numbers (seeds derive from the run seed, the iteration and the stage, and every
+model is loaded from disk, whether or not the run was interrupted). Iteration 0 evaluates
+the starting model before any STaR iteration.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,65 +22,76 @@ from star.config import Config
 from star.evaluation import accuracy
 from star.filtering import select
 from star.generation import HFGenerator
-from star.rationalization import rationalize
-from star.rundir import RunDir, append_jsonl, atomic_write_json
+from star.prompting import render
+from star.rationalization import unsolved
+from star.rundir import Iteration, RunDir, append_jsonl, atomic_write_json
 from star.training import finetune, steps_for
 from star.types import Example, Problem, Sample, Verdict
 
 log = logging.getLogger(__name__)
+# What each stage writes in iter_NNN/ -> the stage's name in metrics (time/<stage>_s).
+STAGE = {"samples": "generate", "rationalized": "rationalize", "train": "filter", "adapter": "train",
+         "model": "train", "eval": "eval"}
 
 
 def run(cfg: Config, task, rundir: RunDir, pool, trackers: list) -> list[dict[str, Any]]:
     base = models.starting_model(cfg.model, cold_start_examples(task, cfg), cfg.seed)
-    policy = Policy(base, cfg, rundir)
     train_set, eval_set = task.load("train"), task.load(cfg.eval.split)[: cfg.eval.max_problems]
-    log.info("%s: %d training problems, %d eval problems, starting model %s",
+    log.info("%s: %d training problems, %d eval problems; starting model %s",
              task.name, len(train_set), len(eval_set), base)
-    gen = dict(n=cfg.generator.num_samples, temperature=cfg.generator.temperature,
-               max_new_tokens=cfg.generator.max_new_tokens)
+    stages = Stages(cfg, task, pool, Policy(base, cfg, rundir))
     for t in range(cfg.loop.iterations + 1):
-        it, timer = rundir.iteration(t), Timer()
+        it = rundir.iteration(t)
         if it.done:
             continue
         row: dict[str, Any] = {"iteration": t}
         if t > 0:
-            samples = timer("generate", lambda: it.rows("samples", lambda: _rows(attempt(
-                policy.generator(t - 1), task, train_set, pool, policy.tokenizer,
-                seed=seed_for(cfg.seed, t, "generate"), **gen))), Sample)
-            hinted = timer("rationalize", lambda: it.rows("rationalized", lambda: _rows(rationalize(
-                policy.generator(t - 1), task, train_set, samples, pool, policy.tokenizer,
-                seed=seed_for(cfg.seed, t, "rationalize"), **gen)) if cfg.loop.rationalize else []), Sample)
-            examples = timer("filter", lambda: it.rows("train", lambda: _rows(select(
-                samples + hinted, cfg.loop.max_per_problem))), Example)
-            steps = steps_for(cfg.trainer, t)
-            timer("train", lambda: it.folder(policy.weights_name, lambda out: finetune(
-                base, examples, cfg.trainer, out, steps=steps, seed=seed_for(cfg.seed, t, "train"),
-                model_cfg=cfg.model, init_adapter=policy.init_adapter(t)) if examples else
-                _no_examples(out)))
-            row.update(train_metrics(train_set, samples, hinted, examples, steps, it.path))
-        evals = timer("eval", lambda: it.rows("eval", lambda: _rows(attempt(
-            policy.generator(t), task, eval_set, pool, policy.tokenizer, max_new_tokens=gen["max_new_tokens"],
-            seed=seed_for(cfg.seed, t, "eval"), desc="eval"))), Sample)
-        row.update(accuracy(eval_set, evals, task))
-        row.update(timer.seconds())
+            samples = it.records("samples", Sample, stages.generate, t, train_set)
+            hinted = it.records("rationalized", Sample, stages.rationalize, t, train_set, samples)
+            examples = it.records("train", Example, select, samples + hinted, cfg.loop.max_per_problem)
+            it.folder(stages.policy.weights_name, stages.train, t, examples)
+            row |= train_metrics(train_set, samples, hinted, examples, steps_for(cfg.trainer, t), it)
+        evals = it.records("eval", Sample, stages.evaluate, t, eval_set)
+        row |= accuracy(eval_set, evals, task) | {f"time/{STAGE[k]}_s": v for k, v in it.seconds().items()}
         record(rundir, it, row, trackers)
     return rundir.metrics()
 
 
-@dataclass
-class Timer:
-    """Times each stage; a stage read back from disk keeps the seconds it took when it ran."""
+class Stages:
+    """The loop's phases, bound to the run's config, task, checker pool and policy."""
 
-    spent: dict[str, float] = field(default_factory=dict)
+    def __init__(self, cfg: Config, task, pool, policy: Policy):
+        self.cfg, self.task, self.pool, self.policy = cfg, task, pool, policy
 
-    def __call__(self, stage: str, work: Callable[[], Any], record_type: type | None = None) -> Any:
-        t0 = time.perf_counter()
-        out = work()
-        self.spent[stage] = time.perf_counter() - t0
-        return [record_type.from_dict(r) for r in out] if record_type else out
+    def _attempt(self, t: int, problems: list[Problem], stage: str, **kw) -> list[Sample]:
+        g = self.cfg.generator
+        return attempt(self.policy.generator(t), self.task, problems, self.pool, self.policy.tokenizer,
+                       max_new_tokens=g.max_new_tokens, seed=seed_for(self.cfg.seed, t, stage), desc=stage, **kw)
 
-    def seconds(self) -> dict[str, float]:
-        return {f"time/{k}_s": round(v, 2) for k, v in self.spent.items()}
+    def generate(self, t: int, problems: list[Problem]) -> list[Sample]:
+        """The previous iteration's model attempts every training problem."""
+        g = self.cfg.generator
+        return self._attempt(t - 1, problems, "generate", n=g.num_samples, temperature=g.temperature)
+
+    def rationalize(self, t: int, problems: list[Problem], samples: list[Sample]) -> list[Sample]:
+        """A second attempt, with the gold answer as a hint, at every problem no sample solved."""
+        if not self.cfg.loop.rationalize:
+            return []
+        g = self.cfg.generator
+        return self._attempt(t - 1, unsolved(problems, samples), "rationalize", hint=True,
+                             n=g.num_samples, temperature=g.temperature)
+
+    def train(self, out: Path, t: int, examples: list[Example]) -> None:
+        if not examples:  # nothing accepted: the iteration keeps the previous model
+            log.warning("iteration %d accepted no samples: it keeps the previous model", t)
+            (out / "EMPTY").write_text("")
+            return
+        finetune(self.policy.base, examples, self.cfg.trainer, out, steps=steps_for(self.cfg.trainer, t),
+                 seed=seed_for(self.cfg.seed, t, "train"), model_cfg=self.cfg.model,
+                 init_adapter=self.policy.init_adapter(t))
+
+    def evaluate(self, t: int, problems: list[Problem]) -> list[Sample]:
+        return self._attempt(t, problems, "eval")
 
 
 class Policy:
@@ -118,24 +129,14 @@ class Policy:
         return self._loaded[1]
 
 
-def _no_examples(out: Path) -> None:
-    # Nothing was accepted: the iteration keeps the previous weights (marked, not copied).
-    log.warning("no accepted samples: this iteration keeps the previous model")
-    (out / "EMPTY").write_text("")
-
-
 def train_metrics(problems: list[Problem], samples: list[Sample], hinted: list[Sample],
-                  examples: list[Example], steps: int, iter_dir: Path) -> dict[str, Any]:
-    import json
-
-    solved = {s.problem_id for s in samples if s.verdict is Verdict.CORRECT}
-    rationalized = {s.problem_id for s in hinted if s.verdict is Verdict.CORRECT}
-    log_file = next(iter(sorted(iter_dir.glob("*/train_log.json"))), None)
+                  examples: list[Example], steps: int, it: Iteration) -> dict[str, Any]:
+    log_file = next(iter(sorted(it.path.glob("*/train_log.json"))), None)
     train_log = json.loads(log_file.read_text()) if log_file else {}
     return {
         "train/problems": len(problems),
-        "train/solved": len(solved),
-        "train/rationalized": len(rationalized),
+        "train/solved": len({s.problem_id for s in samples if s.verdict is Verdict.CORRECT}),
+        "train/rationalized": len({s.problem_id for s in hinted if s.verdict is Verdict.CORRECT}),
         "train/accepted": len(examples),
         "train/unverifiable": sum(s.verdict is Verdict.UNVERIFIABLE for s in samples + hinted),
         "train/steps": steps,
@@ -143,14 +144,13 @@ def train_metrics(problems: list[Problem], samples: list[Sample], hinted: list[S
     }
 
 
-def record(rundir: RunDir, it, row: dict[str, Any], trackers: list) -> None:
+def record(rundir: RunDir, it: Iteration, row: dict[str, Any], trackers: list) -> None:
     """metrics.json, then one metrics.jsonl row (never twice), then trackers, then DONE."""
     atomic_write_json(it.path / "metrics.json", row)
-    done = [r["iteration"] for r in rundir.metrics()]
-    if row["iteration"] not in done:
+    if row["iteration"] not in {r["iteration"] for r in rundir.metrics()}:
         append_jsonl(rundir.metrics_path, row)
-    for tr in trackers:
-        tr.log(row, row["iteration"])
+    for tracker in trackers:
+        tracker.log(row, row["iteration"])
     it.mark_done()
     log.info(summary(row))
 
@@ -168,11 +168,9 @@ def summary(row: dict[str, Any]) -> str:
 
 def cold_start_examples(task, cfg: Config) -> list[Example]:
     """The task's worked rationales as training examples; a seeded share shows the hint,
-    so that the model also learns to use one (which rationalization relies on)."""
+    so that the model also learns to read one (which rationalization relies on)."""
     if not cfg.model.cold_start.enabled:
         return []
-    from star.prompting import render
-
     tokenizer = None if cfg.model.name_or_path == models.TINY else models.load_tokenizer(
         cfg.model.name_or_path, cfg.model)
     out = []
@@ -190,7 +188,3 @@ def seed_for(run_seed: int, iteration: int, stage: str) -> int:
 
 def _unit(key: str) -> float:
     return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-
-
-def _rows(records: list) -> list[dict[str, Any]]:
-    return [r.to_dict() for r in records]

@@ -16,6 +16,7 @@ import fcntl
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -139,7 +140,8 @@ class RunDir:
 
 
 class Iteration:
-    """One iteration's folder; `stage` runs a step once and reads its output back after."""
+    """One iteration's folder. A stage runs once: its output is written atomically when it
+    finishes and read back on every later run, with the seconds it took when it ran."""
 
     def __init__(self, path: Path, t: int):
         self.path, self.t = path, t
@@ -152,22 +154,32 @@ class Iteration:
     def mark_done(self) -> None:
         atomic_write_text(self.path / "DONE", "")
 
-    def rows(self, name: str, make: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
-        """`name`.jsonl: read it if a previous run finished it, else make and write it."""
+    def records(self, name: str, record_type: type[T], make: Callable[..., list[T]], *args: Any) -> list[T]:
+        """`name`.jsonl as records: read back if a previous run finished it, else `make(*args)`."""
         f = self.path / f"{name}.jsonl"
-        if f.exists():
-            return read_jsonl(f)
-        rows = make()
-        atomic_write_jsonl(f, rows)
-        return rows
+        if not f.exists():
+            t0 = time.perf_counter()
+            rows = [r.to_dict() for r in make(*args)]
+            atomic_write_jsonl(f, rows)
+            self._timed(name, t0)
+        return [record_type.from_dict(r) for r in read_jsonl(f)]  # type: ignore[attr-defined]
 
-    def folder(self, name: str, make: Callable[[Path], None]) -> Path:
-        """`name`/: reuse it if a previous run finished it, else build it atomically."""
+    def folder(self, name: str, make: Callable[..., Any], *args: Any) -> Path:
+        """`name`/: reused if a previous run finished it, else built by `make(tmp_dir, *args)`."""
         final = self.path / name
         if not final.exists():
+            t0 = time.perf_counter()
             with atomic_dir(final) as tmp:
-                make(tmp)
+                make(tmp, *args)
+            self._timed(name, t0)
         return final
+
+    def seconds(self) -> dict[str, float]:
+        f = self.path / "seconds.json"
+        return json.loads(f.read_text()) if f.exists() else {}
+
+    def _timed(self, name: str, t0: float) -> None:
+        atomic_write_json(self.path / "seconds.json", {**self.seconds(), name: round(time.perf_counter() - t0, 2)})
 
 
 # Keys that do not change results: a resume may differ in these (e.g. more iterations).

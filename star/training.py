@@ -47,7 +47,7 @@ def tokenize(examples: Sequence[Example], tokenizer, seq_len: int) -> list[tuple
     prompts = tokenizer([e.prompt for e in examples]).input_ids
     completions = tokenizer([e.completion for e in examples], add_special_tokens=False).input_ids
     out, dropped = [], 0
-    for p, c in zip(prompts, completions):
+    for p, c in zip(prompts, completions, strict=True):
         ids = p + c + [eos]
         if len(ids) > seq_len:
             dropped += 1

@@ -25,9 +25,8 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from star.checkers import get_checker
+from star.checkers import Checker, get_checker
 from star.types import Problem
 
 LOWER, UPPER, HINT = "abcdefghij", "ABCDEFGHIJ", "pqrstuvwxy"
@@ -71,7 +70,7 @@ class Arithmetic:
     name: str = "arithmetic"
     description: str = "n-digit addition with a column-by-column scratchpad (STaR's toy task)"
     stop: Sequence[str] = ()
-    checker: Any = field(default_factory=lambda: get_checker("numeric"))
+    checker: Checker = field(default_factory=lambda: get_checker("numeric"))
 
     def __post_init__(self) -> None:
         self.train_digits = tuple(int(d) for d in self.train_digits)

@@ -10,10 +10,9 @@ group(s) a problem belongs to. The registry is the `conf/task/` config group: ea
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from star.checkers import Checker
+from star.checkers import Checker
 from star.types import Problem
 
 # A prompt is either plain text (few-shot, for base models) or chat messages, which the
@@ -25,7 +24,7 @@ Prompt = str | list[dict[str, str]]
 class Task(Protocol):
     name: str
     description: str  # one line, shown by `star tasks`
-    checker: "Checker"
+    checker: Checker
     stop: Sequence[str]  # extra stop strings for generation (besides EOS)
 
     def load(self, split: str) -> list[Problem]:

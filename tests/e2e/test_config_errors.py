@@ -1,0 +1,40 @@
+"""Bad config fails at compose time with Hydra's message, before any model work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def star(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "star.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("trainer.lr=fast", "trainer.lr"),
+    ("trainer.nonexistent=1", "nonexistent"),
+    ("loop.iterations=two", "loop.iterations"),
+    ("model=nosuchmodel", "nosuchmodel"),
+    ("trainer.method=adapterz", "trainer.method"),
+    ("task.no_such_arg=1", "no_such_arg"),
+])
+def test_bad_config_fails_before_model_work(tmp_path, override, message):
+    proc = star("run", "experiment=smoke", f"out_dir={tmp_path}", override, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert not (tmp_path / "arithmetic").exists() or not any((tmp_path / "arithmetic").rglob("iter_000"))
+
+
+def test_unwritable_run_dir(tmp_path):
+    (tmp_path / "blocker").write_text("a file where a directory should be")
+    proc = star("run", "experiment=smoke", f"out_dir={tmp_path / 'blocker'}", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "cannot write the run directory" in proc.stderr
+
+
+def test_help_lists_commands(tmp_path):
+    proc = star("--help", cwd=tmp_path)
+    assert proc.returncode == 0 and "run" in proc.stdout and "check" in proc.stdout

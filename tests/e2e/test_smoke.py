@@ -1,0 +1,119 @@
+"""End to end: the real loop on a tiny locally built model (experiment=smoke).
+
+Checks the run-directory layout, the metrics rows, that training changed the adapter
+weights, and resume: a finished run reruns as a no-op, and a run killed with SIGKILL in
+any stage finishes, on rerun, with the same metrics as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+STAR = [sys.executable, "-m", "star.cli", "run", "experiment=smoke"]
+
+
+def star_run(tmp: Path, *overrides: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([*STAR, f"out_dir={tmp}", *overrides], capture_output=True, text=True, cwd=tmp,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"}, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"star run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def results(run: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rows]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("smoke")
+    star_run(tmp, "run_name=ref")
+    return tmp / "arithmetic" / "ref"
+
+
+def test_layout(finished: Path):
+    for f in ["config.yaml", "manifest.json", "metrics.jsonl", "metrics.csv", "accuracy.png"]:
+        assert (finished / f).is_file(), f
+    assert sorted(p.name for p in (finished / "iter_000").iterdir()) == ["DONE", "eval.jsonl", "metrics.json"]
+    for t in (1, 2):
+        names = {p.name for p in (finished / f"iter_{t:03d}").iterdir()}
+        assert {"samples.jsonl", "rationalized.jsonl", "train.jsonl", "eval.jsonl", "metrics.json", "DONE"} <= names
+        assert names & {"adapter"}
+    manifest = json.loads((finished / "manifest.json").read_text())
+    assert len(manifest["config_hash"]) == 64 and manifest["seed"] == 0
+
+
+def test_metrics_rows(finished: Path):
+    rows = results(finished)
+    assert [r["iteration"] for r in rows] == [0, 1, 2]
+    for r in rows:
+        assert 0.0 <= r["eval/accuracy"] <= 1.0
+        assert {"eval/accuracy/digits=1", "eval/accuracy/digits=2"} <= set(r)
+    for r in rows[1:]:
+        assert r["train/accepted"] == r["train/solved"] + r["train/rationalized"]
+        assert r["train/accepted"] > 0, "the smoke preset must accept samples, or nothing is trained"
+    raw = [json.loads(line) for line in (finished / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["time/eval_s"] >= 0 for r in raw) and "time/train_s" in raw[1]
+    # every accepted example is a correct sample, and hinted ones train on the plain prompt
+    samples = [json.loads(line) for line in (finished / "iter_001" / "rationalized.jsonl").read_text().splitlines()]
+    train = [json.loads(line) for line in (finished / "iter_001" / "train.jsonl").read_text().splitlines()]
+    hinted = {s["problem_id"]: s for s in samples if s["verdict"] == "correct"}
+    for ex in train:
+        assert "(" not in ex["prompt"], "a hint leaked into a training prompt"
+        if ex["hinted"]:
+            assert hinted[ex["problem_id"]]["prompt"] != ex["prompt"]
+
+
+def test_adapter_weights_changed(finished: Path):
+    from safetensors.torch import load_file
+
+    weights = load_file(finished / "iter_001" / "adapter" / "adapter_model.safetensors")
+    lora_b = [v for k, v in weights.items() if "lora_B" in k]
+    assert lora_b and any(v.abs().sum() > 0 for v in lora_b), "LoRA B starts at zero; training must move it"
+
+
+def test_rerun_of_finished_run_is_a_no_op(finished: Path):
+    before = (finished / "metrics.jsonl").read_bytes()
+    t0 = time.perf_counter()
+    star_run(finished.parent.parent, "run_name=ref")
+    assert (finished / "metrics.jsonl").read_bytes() == before
+    assert time.perf_counter() - t0 < 60
+
+
+def _kill_when(tmp: Path, name: str, ready) -> None:
+    proc = subprocess.Popen([*STAR, f"out_dir={tmp}", f"run_name={name}"], cwd=tmp,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = tmp / "arithmetic" / name
+    deadline = time.time() + 300
+    while not ready(run):
+        assert proc.poll() is None, "the run ended before the kill point"
+        assert time.time() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+@pytest.mark.parametrize("stage,ready", [
+    ("generate", lambda run: (run / "iter_001").is_dir()),
+    ("train", lambda run: (run / "iter_001" / "train.jsonl").exists()),
+    ("eval", lambda run: (run / "iter_002" / "adapter").exists()),
+])
+def test_killed_run_resumes_to_the_same_metrics(finished: Path, tmp_path: Path, stage: str, ready):
+    _kill_when(tmp_path, "killed", ready)
+    star_run(tmp_path, "run_name=killed")
+    assert results(tmp_path / "arithmetic" / "killed") == results(finished)
+
+
+def test_resume_with_a_different_config_is_refused(finished: Path):
+    proc = star_run(finished.parent.parent, "run_name=ref", "trainer.lr=0.5", check=False)
+    assert proc.returncode != 0
+    assert "different config" in proc.stderr and "trainer.lr" in proc.stderr
