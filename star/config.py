@@ -99,6 +99,9 @@ class LoopConfig:
 class EvalConfig:
     split: str = "eval"
     max_problems: int | None = None
+    samples: int = 0  # n sampled attempts per problem besides the greedy one (0: greedy only)
+    temperature: float = 0.7  # of the sampled attempts
+    k: list[int] = field(default_factory=list)  # maj@k and pass@k for each k <= samples
 
 
 @dataclass
@@ -111,6 +114,9 @@ class CheckConfig:
 @dataclass
 class TrackerConfig:
     backends: list[str] = field(default_factory=list)  # extra to jsonl: tensorboard, mlflow, wandb
+    project: str = "star"  # MLflow experiment / W&B project
+    mlflow_uri: str | None = None  # default: sqlite:///<run dir>/mlflow.db
+    wandb_mode: str = "offline"  # offline | online
 
 
 @dataclass
@@ -133,7 +139,7 @@ CHOICES = {
     "trainer.method": ("lora", "full"), "trainer.init": ("base", "previous"),
     "trainer.launcher": ("none", "accelerate"), "generator.backend": ("hf", "vllm"),
     "model.dtype": ("auto", "float32", "bfloat16", "float16"),
-    "model.cold_start.train.method": ("lora", "full"),
+    "model.cold_start.train.method": ("lora", "full"), "tracker.wandb_mode": ("offline", "online"),
 }
 
 
@@ -156,6 +162,11 @@ def validate(cfg: Config) -> None:
         raise SystemExit(f"config error: loop.iterations={cfg.loop.iterations} must be >= 0")
     if cfg.generator.temperature < 0:
         raise SystemExit(f"config error: generator.temperature={cfg.generator.temperature} must be >= 0")
+    if cfg.eval.samples < 0 or any(not 0 < k <= cfg.eval.samples for k in cfg.eval.k):
+        raise SystemExit(f"config error: eval.k={list(cfg.eval.k)} needs 0 < k <= eval.samples={cfg.eval.samples} "
+                         "(maj@k and pass@k are computed from eval.samples sampled attempts)")
+    if cfg.eval.samples > 0 and cfg.eval.temperature <= 0:
+        raise SystemExit("config error: eval.samples > 0 needs eval.temperature > 0")
     if cfg.generator.num_samples > 1 and cfg.generator.temperature == 0:
         raise SystemExit("config error: generator.num_samples > 1 needs generator.temperature > 0 "
                          "(greedy decoding gives the same sample every time)")

@@ -1,35 +1,207 @@
-"""Evaluation: accuracy on a held-out split, overall and per difficulty group.
+"""Evaluation: held-out accuracy, overall and per difficulty group, with 95% intervals.
 
-Greedy decoding by default, one sample per problem; a problem counts as solved when its
-sample's verdict is CORRECT (unverifiable counts as wrong).
+Three measures, each a per-problem value in [0, 1] averaged over the problems:
+
+- greedy accuracy (the default, the paper's): the greedy sample's verdict is CORRECT;
+- pass@k: the chance that at least one of k samples is correct, estimated without bias
+  from n >= k samples of which c are correct (Chen et al. 2021, "Evaluating Large
+  Language Models Trained on Code"): 1 - C(n - c, k) / C(n, k);
+- maj@k (self-consistency): the most frequent answer among k samples is correct. Answers
+  vote together when the task's checker calls them equivalent (`1/2` and `0.5`), not when
+  their strings match; a tie goes to the answer seen first; a sample with no answer does
+  not vote. With n samples, maj@k averages the n // k disjoint blocks of k samples, so
+  maj@1 equals the mean sample accuracy (pass@1).
+
+Every value comes with a 95% Wilson score interval over the problems. For greedy accuracy
+that is the usual binomial interval; for pass@k and block-averaged maj@k the per-problem
+values are fractions, whose variance is at most p(1 - p), so the interval is conservative.
+
+Metric keys follow one grammar: `eval/<measure>[/<kind>=<value>]`, e.g. `eval/accuracy`,
+`eval/accuracy/digits=3`, `eval/maj@8_lo/digits=3`, `eval/pass@4_hi`, `eval/n/digits=3`.
+
+In a run directory, `eval.jsonl` holds the greedy sample of every problem at index 0 and,
+with `eval.samples=n`, n samples at `eval.temperature` at indices 1..n (`join`/`split`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from star.types import Problem, Sample, Verdict
 
+Z95 = 1.959964  # the normal quantile of a two-sided 95% interval
+KEY = re.compile(r"^eval/(?P<measure>[^/]+)(?:/(?P<group>.+))?$")
 
-def accuracy(problems: Sequence[Problem], samples: Sequence[Sample], task) -> dict[str, float]:
-    """{"eval/accuracy": ..., "eval/accuracy/<kind>=<value>": ..., "eval/n": ...} from greedy samples."""
-    first = {}
+
+# -- estimators --------------------------------------------------------------------------------
+def wilson(p: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion p observed over n trials; (0, 1) when n = 0."""
+    if n <= 0:
+        return 0.0, 1.0
+    denom = 1 + z * z / n
+    center = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, center - half), min(1.0, center + half)
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples with c correct: 1 - C(n-c, k) / C(n, k), computed as a
+    product so that large n does not overflow (Chen et al. 2021, Figure 3)."""
+    if not 0 < k <= n:
+        raise ValueError(f"pass@k needs 0 < k <= n, got k={k}, n={n}")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
+
+
+GOLD = 0  # the voting label of every correct answer
+
+
+def majority_correct(labels: Sequence[int | None]) -> bool:
+    """Does the gold answer win the vote? None does not vote; a tie goes to the label seen
+    first (as Counter.most_common orders it)."""
+    votes = Counter(label for label in labels if label is not None)
+    return bool(votes) and votes.most_common(1)[0][0] == GOLD
+
+
+# -- votes grouped by equivalence ----------------------------------------------------------------
+def vote_labels(samples: Sequence[Sample], checker, pool) -> list[int | None]:
+    """One voting label per sample: GOLD for a correct answer, None for no answer, and for
+    the others the label of their equivalence class under `checker` (1, 2, ... within a
+    problem), found by checking the distinct wrong answers of each problem pairwise,
+    through `pool` (sympy never runs in this process), and joining accepted pairs."""
+    distinct: dict[str, list[str]] = defaultdict(list)
+    for s in samples:
+        if s.verdict is not Verdict.CORRECT and s.pred is not None and s.pred not in distinct[s.problem_id]:
+            distinct[s.problem_id].append(s.pred)
+    pairs = [(pid, i, j) for pid, preds in distinct.items() for i in range(len(preds)) for j in range(i + 1, len(preds))]
+    verdicts = pool.check(checker, [(distinct[pid][i], distinct[pid][j]) for pid, i, j in pairs]) if pairs else []
+    cls = {pid: list(range(1, len(preds) + 1)) for pid, preds in distinct.items()}  # union-find parents
+    for (pid, i, j), verdict in zip(pairs, verdicts, strict=True):
+        if verdict is Verdict.CORRECT:
+            cls[pid][_root(cls[pid], j + 1) - 1] = _root(cls[pid], i + 1)
+    return [GOLD if s.verdict is Verdict.CORRECT else None if s.pred is None
+            else _root(cls[s.problem_id], distinct[s.problem_id].index(s.pred) + 1) for s in samples]
+
+
+def _root(parent: list[int], label: int) -> int:
+    while parent[label - 1] != label:
+        label = parent[label - 1]
+    return label
+
+
+# -- per-problem values --------------------------------------------------------------------------
+def greedy_values(problems: Sequence[Problem], samples: Sequence[Sample]) -> dict[str, float]:
+    """1.0 where a problem's first sample is correct; a problem without a sample scores 0."""
+    first: dict[str, Sample] = {}
     for s in samples:
         first.setdefault(s.problem_id, s)
-    hits: dict[str, list[bool]] = defaultdict(list)
+    return {p.id: float(p.id in first and first[p.id].verdict is Verdict.CORRECT) for p in problems}
+
+
+def pass_values(problems: Sequence[Problem], samples: Sequence[Sample], k: int) -> dict[str, float]:
+    n, c = Counter(s.problem_id for s in samples), Counter(s.problem_id for s in samples if s.verdict is Verdict.CORRECT)
+    return {p.id: pass_at_k(n[p.id], c[p.id], k) for p in problems}
+
+
+def majority_values(problems: Sequence[Problem], labels_by_problem: Mapping[str, Sequence[int | None]],
+                    k: int) -> dict[str, float]:
+    """maj@k per problem: the share of the n // k disjoint blocks of k votes that the gold wins."""
+    out = {}
     for p in problems:
-        ok = p.id in first and first[p.id].verdict is Verdict.CORRECT
-        hits[""].append(ok)
-        for kind, value in task.groups(p).items():
-            hits[f"/{kind}={value}"].append(ok)
-    out: dict[str, float] = {"eval/n": len(problems)}
-    for key in sorted(hits, key=_natural):
-        out[f"eval/accuracy{key}"] = sum(hits[key]) / len(hits[key])
+        votes = labels_by_problem[p.id]
+        blocks = [votes[i:i + k] for i in range(0, len(votes) - k + 1, k)]
+        out[p.id] = sum(map(majority_correct, blocks)) / len(blocks)
     return out
 
 
-def _natural(key: str) -> tuple:
-    """Sort group keys so that digits=10 comes after digits=9."""
-    head, _, tail = key.rpartition("=")
-    return (head, int(tail) if tail.isdigit() else 0, tail)
+def _check_k(problems: Sequence[Problem], samples: Sequence[Sample], ks: Sequence[int]) -> None:
+    counts = Counter(s.problem_id for s in samples)
+    n = min((counts[p.id] for p in problems), default=0)
+    if ks and max(ks) > n:
+        raise ValueError(f"maj@k and pass@k need k <= the samples per problem: k={max(ks)}, n={n}")
+
+
+# -- summaries -----------------------------------------------------------------------------------
+def summarize(measure: str, problems: Sequence[Problem], values: Mapping[str, float], task) -> dict[str, float]:
+    """Mean, and its 95% interval, of per-problem values, overall and per group:
+    `eval/<measure>`, `eval/<measure>_lo`, `eval/<measure>_hi` (+ `/<kind>=<value>`)."""
+    groups: dict[str, list[float]] = defaultdict(list)
+    for p in problems:
+        groups[""].append(values[p.id])
+        for kind, value in task.groups(p).items():
+            groups[f"/{kind}={value}"].append(values[p.id])
+    out: dict[str, float] = {}
+    for g in sorted(groups, key=natural):
+        mean = sum(groups[g]) / len(groups[g])
+        lo, hi = wilson(mean, len(groups[g]))
+        out |= {f"eval/{measure}{g}": round(mean, 6), f"eval/{measure}_lo{g}": round(lo, 6),
+                f"eval/{measure}_hi{g}": round(hi, 6)}
+    return out
+
+
+def counts(problems: Sequence[Problem], task) -> dict[str, int]:
+    """`eval/n` overall and per group."""
+    out: Counter[str] = Counter()
+    for p in problems:
+        out["eval/n"] += 1
+        for kind, value in task.groups(p).items():
+            out[f"eval/n/{kind}={value}"] += 1
+    return dict(sorted(out.items(), key=lambda kv: natural(kv[0])))
+
+
+def sampled_metrics(problems: Sequence[Problem], samples: Sequence[Sample], task, pool,
+                    ks: Sequence[int]) -> dict[str, float]:
+    """maj@k and pass@k for every k in `ks`, overall and per group, from n >= max(ks) samples
+    per problem (all at one temperature, in sample order)."""
+    _check_k(problems, samples, ks)
+    votes: dict[str, list[int | None]] = defaultdict(list)
+    for s, label in zip(samples, vote_labels(samples, task.checker, pool), strict=True):
+        votes[s.problem_id].append(label)
+    out: dict[str, float] = {}
+    for k in sorted(set(ks)):
+        out |= summarize(f"maj@{k}", problems, majority_values(problems, votes, k), task)
+        out |= summarize(f"pass@{k}", problems, pass_values(problems, samples, k), task)
+    return out
+
+
+def accuracy(problems: Sequence[Problem], samples: Sequence[Sample], task, pool=None,
+             ks: Sequence[int] = ()) -> dict[str, float]:
+    """The evaluation part of a metrics row, from an iteration's eval.jsonl: greedy accuracy,
+    maj@k and pass@k for `ks` when it holds sampled attempts, and generated tokens. `pool`
+    (a CheckPool) is needed only to group the votes of sampled attempts."""
+    greedy, sampled = split(samples)
+    out: dict[str, float] = counts(problems, task)
+    out |= summarize("accuracy", problems, greedy_values(problems, greedy), task)
+    if sampled:  # without `ks`, k is all the samples: maj@n and pass@n
+        out |= sampled_metrics(problems, sampled, task, pool, ks or [max(s.index for s in sampled) + 1])
+    out["eval/tokens"] = sum(s.tokens for s in samples)
+    return out
+
+
+# -- eval.jsonl: greedy at index 0, samples at 1..n -----------------------------------------------
+def join(greedy: Sequence[Sample], sampled: Sequence[Sample]) -> list[Sample]:
+    """The records of an eval stage: the greedy samples, then the sampled ones shifted to 1..n."""
+    return [*greedy, *(replace(s, index=s.index + 1) for s in sampled)]
+
+
+def split(samples: Sequence[Sample]) -> tuple[list[Sample], list[Sample]]:
+    """The inverse of `join`: (greedy samples, sampled ones with indices 0..n-1)."""
+    return ([s for s in samples if s.index == 0],
+            [replace(s, index=s.index - 1) for s in samples if s.index > 0])
+
+
+# -- keys ----------------------------------------------------------------------------------------
+def parse_key(key: str) -> tuple[str, str] | None:
+    """`eval/maj@8_lo/digits=3` -> ("maj@8_lo", "digits=3"); overall is group ""."""
+    m = KEY.match(key)
+    return (m["measure"], m["group"] or "") if m else None
+
+
+def natural(key: str) -> tuple:
+    """Sort keys so that digits=10 comes after digits=9."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", key))

@@ -16,10 +16,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from star import models
+from star import evaluation, models
 from star.attempts import attempt
 from star.config import Config
-from star.evaluation import accuracy
 from star.filtering import select
 from star.generation import HFGenerator
 from star.prompting import render
@@ -50,9 +49,10 @@ def run(cfg: Config, task, rundir: RunDir, pool, trackers: list) -> list[dict[st
             hinted = it.records("rationalized", Sample, stages.rationalize, t, train_set, samples)
             examples = it.records("train", Example, select, samples + hinted, cfg.loop.max_per_problem)
             it.folder(stages.policy.weights_name, stages.train, t, examples)
-            row |= train_metrics(train_set, samples, hinted, examples, steps_for(cfg.trainer, t), it)
+            row |= train_metrics(task, train_set, samples, hinted, examples, steps_for(cfg.trainer, t), it)
         evals = it.records("eval", Sample, stages.evaluate, t, eval_set)
-        row |= accuracy(eval_set, evals, task) | {f"time/{STAGE[k]}_s": v for k, v in it.seconds().items()}
+        row |= evaluation.accuracy(eval_set, evals, task, pool, cfg.eval.k)
+        row |= {f"time/{STAGE[k]}_s": v for k, v in it.seconds().items()}
         record(rundir, it, row, trackers)
     return rundir.metrics()
 
@@ -91,7 +91,10 @@ class Stages:
                  init_adapter=self.policy.init_adapter(t))
 
     def evaluate(self, t: int, problems: list[Problem]) -> list[Sample]:
-        return self._attempt(t, problems, "eval")
+        """Greedy attempts at the eval split; with eval.samples=n, also n sampled ones (maj@k, pass@k)."""
+        e, greedy = self.cfg.eval, self._attempt(t, problems, "eval")
+        sampled = self._attempt(t, problems, "eval-sampled", n=e.samples, temperature=e.temperature) if e.samples else []
+        return evaluation.join(greedy, sampled)
 
 
 class Policy:
@@ -129,19 +132,36 @@ class Policy:
         return self._loaded[1]
 
 
-def train_metrics(problems: list[Problem], samples: list[Sample], hinted: list[Sample],
+def train_metrics(task, problems: list[Problem], samples: list[Sample], hinted: list[Sample],
                   examples: list[Example], steps: int, it: Iteration) -> dict[str, Any]:
+    """What the iteration's training side did: solve rate without hint, rationalization rate
+    (of the unsolved problems), accepted examples and their share of problems per group
+    (yield), unverifiable verdicts, generated tokens, mean accepted rationale length."""
     log_file = next(iter(sorted(it.path.glob("*/train_log.json"))), None)
     train_log = json.loads(log_file.read_text()) if log_file else {}
-    return {
+    solved = {s.problem_id for s in samples if s.verdict is Verdict.CORRECT}
+    rationalized = {s.problem_id for s in hinted if s.verdict is Verdict.CORRECT}
+    tokens = {(s.problem_id, s.completion): s.tokens for s in samples + hinted}
+    accepted = {e.problem_id for e in examples}
+    row = {
         "train/problems": len(problems),
-        "train/solved": len({s.problem_id for s in samples if s.verdict is Verdict.CORRECT}),
-        "train/rationalized": len({s.problem_id for s in hinted if s.verdict is Verdict.CORRECT}),
+        "train/solved": len(solved),
+        "train/solve_rate": len(solved) / max(len(problems), 1),
+        "train/rationalized": len(rationalized),
+        "train/rationalization_rate": len(rationalized) / max(len(problems) - len(solved), 1),
         "train/accepted": len(examples),
         "train/unverifiable": sum(s.verdict is Verdict.UNVERIFIABLE for s in samples + hinted),
+        "train/tokens": sum(s.tokens for s in samples + hinted),
+        "train/rationale_tokens": (sum(tokens.get((e.problem_id, e.completion), 0) for e in examples)
+                                   / max(len(examples), 1)),
         "train/steps": steps,
         "train/loss": train_log.get("loss_last"),
     }
+    per_group: dict[str, list[bool]] = {}
+    for p in problems:
+        for kind, value in task.groups(p).items():
+            per_group.setdefault(f"train/yield/{kind}={value}", []).append(p.id in accepted)
+    return row | {k: sum(v) / len(v) for k, v in per_group.items()}
 
 
 def record(rundir: RunDir, it: Iteration, row: dict[str, Any], trackers: list) -> None:
@@ -156,9 +176,15 @@ def record(rundir: RunDir, it: Iteration, row: dict[str, Any], trackers: list) -
 
 
 def summary(row: dict[str, Any]) -> str:
+    """One line per iteration: accuracy with its 95% interval, per group, maj@k/pass@k, train side, seconds."""
     groups = " ".join(f"{k.removeprefix('eval/accuracy/')}:{v:.2f}" for k, v in row.items()
                       if k.startswith("eval/accuracy/"))
-    parts = [f"iter {row['iteration']}", f"eval acc {row['eval/accuracy']:.3f} ({groups})"]
+    parts = [f"iter {row['iteration']}", f"eval acc {row['eval/accuracy']:.3f} "
+             f"[{row.get('eval/accuracy_lo', 0):.3f},{row.get('eval/accuracy_hi', 1):.3f}] ({groups})"]
+    sampled = " ".join(f"{k[5:]} {v:.3f}" for k, v in row.items()
+                       if k.startswith(("eval/maj@", "eval/pass@")) and evaluation.parse_key(k)[1] == ""
+                       and not k.endswith(("_lo", "_hi")))
+    parts += [sampled] if sampled else []
     if "train/solved" in row:
         parts.append(f"solved {row['train/solved']}/{row['train/problems']} "
                      f"rationalized {row['train/rationalized']} accepted {row['train/accepted']}")
