@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("star.check_cli:main", "check answers in a JSONL file against gold (math, numeric, choice, exact)"),
     "tasks": ("star.task_cli:tasks_main", "list the tasks (conf/task, plus --config-dir DIR) with a description"),
     "task-check": ("star.task_cli:check_main", "validate a task without a model: data, prompts, gold answers"),
+    "report": ("star.report_cli:report_main", "per-iteration table and comparison plot over runs or sweeps"),
+    "eval": ("star.report_cli:eval_main", "accuracy vs samples (maj@k, pass@k) for iterations of a run: eval.k=1,4,16"),
 }
 
 
