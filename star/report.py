@@ -1,0 +1,305 @@
+"""Reports over finished (or running) run directories: what `star report` prints and draws.
+
+    star report RUN_DIR [RUN_DIR ...] [--format text|markdown|csv|json] [-o FILE]
+
+A RUN_DIR is a run directory (it holds metrics.jsonl), a multirun sweep folder (its jobs'
+`<job>/run_dir.txt` name their run directories), or any folder of run directories. Runs
+are labelled by the config keys in which they differ (from each manifest.json), so a sweep
+over `loop.rationalize=true,false seed=0,1,2` reads as such; `--mean-over seed` merges runs
+that differ only in the seed (mean, and [min, max] across them in place of the interval).
+
+The table has one row per iteration and run: eval accuracy overall and per group with its
+95% interval, maj@k/pass@k overall where they were measured, and the training side
+(problems solved without hint, rationalized, examples accepted). The figure has a panel per
+group and a line per run (`--panels runs`: a panel per run and a line per group).
+Only metrics.jsonl and manifest.json are read: a report never loads a model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from star.evaluation import natural, parse_key
+from star.rundir import read_jsonl
+from star.tracking import Line, plot_panels, to_csv
+
+log = logging.getLogger(__name__)
+FORMATS = ("text", "markdown", "csv", "json")
+TRAIN = (("train/solved", "solved"), ("train/rationalized", "rationalized"), ("train/accepted", "accepted"))
+
+
+@dataclass
+class Run:
+    path: Path
+    rows: list[dict[str, Any]]
+    config: dict[str, Any] = field(default_factory=dict)  # the manifest's results config, flattened
+    label: str = ""
+    runs: int = 1  # > 1: the mean of that many runs (brackets are then [min, max] across them)
+
+
+# -- finding and loading runs ---------------------------------------------------------------------
+def find_runs(paths: Iterable[Path]) -> list[Path]:
+    """Run directories named by `paths`: run directories themselves, sweep folders (through
+    their run_dir.txt files, in job order), or folders holding run directories."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if (path / "metrics.jsonl").is_file():
+            runs = [path]
+        elif pointers := sorted(path.rglob("run_dir.txt"), key=lambda p: natural(str(p))):
+            runs = [Path(p.read_text().strip()) for p in pointers]
+            missing = [r for r in runs if not (r / "metrics.jsonl").is_file()]
+            for r in missing:
+                log.warning("%s: no metrics.jsonl yet (a job that has not finished an iteration); skipped", r)
+            runs = [r for r in runs if r not in missing]
+        else:
+            runs = sorted((m.parent for m in path.rglob("metrics.jsonl")), key=lambda p: natural(str(p)))
+        if not runs:
+            raise FileNotFoundError(f"{path}: neither a run directory (metrics.jsonl) nor a folder of runs "
+                                    "(a multirun sweep's */run_dir.txt, or run directories below it)")
+        found += [r for r in runs if r.resolve() not in {f.resolve() for f in found}]
+    return found
+
+
+def load_run(path: Path) -> Run:
+    manifest = path / "manifest.json"
+    config = json.loads(manifest.read_text()).get("results_config", {}) if manifest.is_file() else {}
+    return Run(path=path, rows=read_jsonl(path / "metrics.jsonl"), config=config)
+
+
+def load(paths: Iterable[Path], mean_over: Sequence[str] = ()) -> list[Run]:
+    """The runs under `paths`, merged over the `mean_over` config keys, labelled."""
+    runs = [load_run(p) for p in find_runs(paths)]
+    if mean_over:
+        runs = merge(runs, mean_over)
+    return label(runs)
+
+
+def label(runs: list[Run]) -> list[Run]:
+    """Each run's label: the config keys in which the runs differ (`loop.rationalize=false seed=1`),
+    else its directory name."""
+    keys = sorted({k for r in runs for k in r.config}, key=natural)
+    differ = [k for k in keys if len({_show(r.config.get(k)) for r in runs}) > 1]
+    out = []
+    for r in runs:
+        text = " ".join(f"{k}={_show(r.config.get(k))}" for k in differ) or r.path.name
+        out.append(replace(r, label=text + (f" (mean of {r.runs})" if r.runs > 1 else "")))
+    labels = [r.label for r in out]
+    return [replace(r, label=f"{r.label} [{r.path.name}]") if labels.count(r.label) > 1 else r for r in out]
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value) if value is None or isinstance(value, bool) else str(value)
+
+
+def merge(runs: list[Run], keys: Sequence[str]) -> list[Run]:
+    """Runs whose configs agree except in `keys` become one: per iteration, the mean of every
+    metric, and for each eval measure the [min, max] across runs in place of its interval."""
+    buckets: dict[str, list[Run]] = defaultdict(list)
+    for r in runs:
+        common = {k: v for k, v in r.config.items() if k not in keys}
+        buckets[json.dumps(common, sort_keys=True, default=str)].append(r)
+    out = []
+    for members in buckets.values():
+        if len(members) == 1:
+            out.append(members[0])
+            continue
+        common = {k: v for k, v in members[0].config.items() if k not in keys}
+        out.append(Run(path=members[0].path, rows=_mean_rows([m.rows for m in members]), config=common,
+                       runs=len(members)))
+    return out
+
+
+def _mean_rows(row_lists: Sequence[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    by_it: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for rows in row_lists:
+        for r in rows:
+            by_it[r["iteration"]].append(r)
+    out = []
+    for it in sorted(by_it):
+        rows = by_it[it]
+        merged: dict[str, Any] = {"iteration": it, "runs": len(rows)}
+        for key in dict.fromkeys(k for r in rows for k in r):
+            values = [r[key] for r in rows if isinstance(r.get(key), int | float) and not isinstance(r[key], bool)]
+            parsed = parse_key(key)
+            if key == "iteration" or not values or (parsed and parsed[0].endswith(("_lo", "_hi"))):
+                continue
+            merged[key] = sum(values) / len(values)
+            if parsed and any(_key(parsed[0] + "_lo", parsed[1]) in r for r in rows):
+                merged[_key(parsed[0] + "_lo", parsed[1])] = min(values)
+                merged[_key(parsed[0] + "_hi", parsed[1])] = max(values)
+        out.append(merged)
+    return out
+
+
+# -- what a run measured ----------------------------------------------------------------------------
+def _key(measure: str, group: str = "") -> str:
+    return f"eval/{measure}" + (f"/{group}" if group else "")
+
+
+def groups(runs: Sequence[Run], measure: str = "accuracy") -> list[str]:
+    """The difficulty groups the runs report `measure` for, in natural order."""
+    return row_groups([row for r in runs for row in r.rows], measure)
+
+
+def row_groups(rows: Iterable[dict[str, Any]], measure: str = "accuracy") -> list[str]:
+    found = {p[1] for row in rows for k in row if (p := parse_key(k)) and p[0] == measure and p[1]}
+    return sorted(found, key=natural)
+
+
+def measures(runs: Sequence[Run]) -> list[str]:
+    """accuracy, then maj@k and pass@k by k, as far as any run measured them."""
+    found = {p[0] for r in runs for row in r.rows for k in row
+             if (p := parse_key(k)) and p[0].startswith(("maj@", "pass@")) and not p[0].endswith(("_lo", "_hi"))}
+    return ["accuracy", *sorted(found, key=lambda m: (int(m.split("@")[1]), m))]
+
+
+# -- tables ---------------------------------------------------------------------------------------
+def cell(row: dict[str, Any], measure: str, group: str = "") -> str:
+    """`41.2 [36.5, 46.1]`: a measure in percent with its interval (or [min, max] over runs)."""
+    value = row.get(_key(measure, group))
+    if value is None:
+        return "-"
+    lo, hi = row.get(_key(measure + "_lo", group)), row.get(_key(measure + "_hi", group))
+    return f"{100 * value:.1f}" + (f" [{100 * lo:.1f}, {100 * hi:.1f}]" if lo is not None and hi is not None else "")
+
+
+def _count(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def table(run: Run, measure: str = "accuracy", extra: Sequence[str] = ()) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) for one run: `measure` overall and per group, the `extra` measures
+    overall, and the training side."""
+    gs = groups([run], measure)
+    header = ["iter", measure if measure != "accuracy" else "overall", *gs, *extra, *(name for _, name in TRAIN)]
+    body = [[str(r["iteration"]), cell(r, measure), *(cell(r, measure, g) for g in gs),
+             *(cell(r, m) for m in extra), *(_count(r.get(k)) for k, _ in TRAIN)] for r in run.rows]
+    return header, body
+
+
+def legend(runs: Sequence[Run], measure: str) -> str:
+    row = runs[0].rows[-1] if runs and runs[0].rows else {}
+    sizes = ", ".join(f"{g}: {row[_key('n', g)]}" for g in groups(runs[:1], "n") if _key("n", g) in row)
+    brackets = ("[min, max] over the merged runs" if any(r.runs > 1 for r in runs)
+                else "its 95% Wilson interval")
+    return (f"Eval {measure} in % with {brackets}"
+            + (f"; {row['eval/n']} eval problems ({sizes})" if "eval/n" in row else "")
+            + (f"; solved / rationalized: of {_count(row['train/problems'])} training problems, "
+               "accepted: training examples" if "train/problems" in row else "") + ".")
+
+
+def render(runs: Sequence[Run], fmt: str = "text", measure: str = "accuracy") -> str:
+    """The report in `fmt` (text, markdown, csv, json)."""
+    if fmt == "json":
+        return json.dumps([{"label": r.label, "path": str(r.path), "runs": r.runs, "config": r.config,
+                            "rows": r.rows} for r in runs], indent=2) + "\n"
+    if fmt == "csv":
+        return to_csv([{"run": r.label, "path": str(r.path), **row} for r in runs for row in r.rows])
+    # maj@K and pass@K at the largest K as columns; every k is in the csv and json formats
+    sampled = [m for m in measures(runs) if m != "accuracy"]
+    top = max((int(m.split("@")[1]) for m in sampled), default=None)
+    extra = [m for m in ("accuracy", f"maj@{top}", f"pass@{top}") if m in measures(runs) and m != measure]
+    parts = [legend(runs, measure), ""]
+    for r in runs:
+        header, body = table(r, measure, extra)
+        title = f"{r.label}  ({r.path})" if r.runs == 1 else r.label
+        parts += [f"### {title}" if fmt == "markdown" else title, "",
+                  _markdown(header, body) if fmt == "markdown" else _text(header, body), ""]
+    return "\n".join(parts)
+
+
+def _text(header: list[str], body: list[list[str]]) -> str:
+    widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
+    lines = [header, ["-" * w for w in widths], *body]
+    return "\n".join("  ".join(x.rjust(w) for x, w in zip(line, widths, strict=True)).rstrip() for line in lines)
+
+
+def _markdown(header: list[str], body: list[list[str]]) -> str:
+    lines = [header, ["---:"] * len(header), *body]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+
+
+# -- figures --------------------------------------------------------------------------------------
+def plot(runs: Sequence[Run], measure: str = "accuracy", panels: str = "groups", title: str = "") -> bytes:
+    """PNG: a panel per group (overall first) with a line per run, or (`panels="runs"`) a panel
+    per run with a line per group; bands are the intervals (or [min, max] over merged runs)."""
+    gs = ["", *groups(runs, measure)]
+
+    def line(run: Run, group: str, name: str, color: str | None, style: str = "-", width: float = 1.5) -> Line:
+        rows = run.rows
+        return Line(name, [r["iteration"] for r in rows], [r.get(_key(measure, group)) for r in rows],
+                    [r.get(_key(measure + "_lo", group)) for r in rows],
+                    [r.get(_key(measure + "_hi", group)) for r in rows], color, style, width)
+
+    if panels == "runs":
+        grid = {r.label: [line(r, g, g or "overall", "black" if not g else f"C{i - 1}", width=2.5 if not g else 1.5)
+                          for i, g in enumerate(gs)] for r in runs}
+    else:
+        colors, styles = _styles(runs)
+        grid = {g or "overall": [line(r, g, r.label, colors[i], styles[i]) for i, r in enumerate(runs)] for g in gs}
+        if len(runs) > 4:  # bands of many lines hide the lines
+            grid = {k: [replace(x, lo=None, hi=None) for x in v] for k, v in grid.items()}
+    return plot_panels(grid, ylabel=f"eval {measure}", title=title)
+
+
+def _styles(runs: Sequence[Run]) -> tuple[list[str], list[str]]:
+    """One color per configuration, one line style per seed within it: a sweep over seeds x
+    settings reads as a few colors."""
+    settings = [" ".join(f"{k}={v}" for k, v in sorted(r.config.items()) if k != "seed") for r in runs]
+    order = list(dict.fromkeys(settings))
+    if len(order) == 1:  # nothing but seeds (or no manifests) tells the runs apart
+        return [f"C{i % 10}" for i in range(len(runs))], ["-"] * len(runs)
+    seen: dict[str, int] = defaultdict(int)
+    styles = []
+    for s in settings:
+        styles.append(["-", "--", ":", "-."][seen[s] % 4])
+        seen[s] += 1
+    return [f"C{order.index(s) % 10}" for s in settings], styles
+
+
+# -- star eval: accuracy against the number of samples -------------------------------------------
+def scaling_table(rows: Sequence[dict[str, Any]], ks: Sequence[int], fmt: str = "text") -> str:
+    """Per iteration: greedy accuracy, then maj@k and pass@k for each k, overall with 95%
+    intervals, per group as `maj / pass`."""
+    gs = row_groups(rows)
+    header = ["iter", "k", "maj@k", "pass@k", *gs]
+    body = []
+    for r in rows:
+        body.append([str(r["iteration"]), "greedy", cell(r, "accuracy"), "", *(cell(r, "accuracy", g) for g in gs)])
+        for k in sorted(ks):
+            body.append([str(r["iteration"]), str(k), cell(r, f"maj@{k}"), cell(r, f"pass@{k}"),
+                         *(f"{cell(r, f'maj@{k}', g).split()[0]} / {cell(r, f'pass@{k}', g).split()[0]}"
+                           for g in gs)])
+    note = ("Eval accuracy in % against the number of samples k: greedy decoding, maj@k (majority "
+            "vote over k samples) and pass@k (any of k samples correct), each with its 95% Wilson "
+            "interval overall; per group: maj@k / pass@k.")
+    return "\n".join([note, "", _markdown(header, body) if fmt == "markdown" else _text(header, body), ""])
+
+
+def plot_scaling(rows: Sequence[dict[str, Any]], ks: Sequence[int], title: str = "") -> bytes:
+    """PNG: a panel per group (overall first); per iteration, maj@k (solid, with its 95% band)
+    and pass@k (dashed) against k on a log scale, and greedy accuracy (dotted)."""
+    ks = sorted(ks)
+    gs = ["", *row_groups(rows)]
+    grid: dict[str, list[Line]] = {}
+    for g in gs:
+        lines = []
+        for i, r in enumerate(rows):
+            color, it = f"C{i % 10}", r["iteration"]
+            lines.append(Line(f"iter {it} maj@k", ks, [r.get(_key(f"maj@{k}", g)) for k in ks],
+                              [r.get(_key(f"maj@{k}_lo", g)) for k in ks], [r.get(_key(f"maj@{k}_hi", g)) for k in ks],
+                              color))  # pass@k's band would hide maj@k's: the table has its interval
+            lines.append(Line(f"iter {it} pass@k", ks, [r.get(_key(f"pass@{k}", g)) for k in ks], color=color,
+                              style="--"))
+            lines.append(Line(f"iter {it} greedy", ks, [r.get(_key("accuracy", g))] * len(ks), color=color, style=":",
+                              width=1))
+        grid[g or "overall"] = lines
+    return plot_panels(grid, xlabel="samples k", title=title, log2x=True)
