@@ -45,9 +45,10 @@ class TrainConfig:
     seq_len: int = 512  # tokens per packed row; longer examples are dropped with a warning
     gradient_checkpointing: bool = False
     lora: LoraConfig = field(default_factory=LoraConfig)
-    launcher: str = "none"  # none | accelerate (issue: scale-out)
-    accelerate_config: str | None = None
-    num_processes: int = 1
+    # none: in this process; accelerate: `accelerate launch` in a subprocess (DDP, FSDP, DeepSpeed)
+    launcher: str = "none"
+    accelerate_config: str = "ddp"  # a file, or a shipped one in conf/accelerate/: ddp fsdp deepspeed_zero2 ...
+    num_processes: int | None = None  # null: one per visible GPU (1 on CPU)
     progress: bool = True
 
 
@@ -72,6 +73,10 @@ class ModelConfig:
     name_or_path: str = "tiny"  # "tiny": the embedded model built locally; else an HF name or path
     dtype: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | float32 | bfloat16 | float16
     device: str = "auto"
+    device_map: str | None = None  # e.g. auto: spread one model over the visible GPUs (generation only)
+    quantization: str = "none"  # none | 4bit | 8bit: bitsandbytes (QLoRA with trainer=lora); needs CUDA
+    attn_implementation: str | None = None  # sdpa | flash_attention_2 | eager; null: transformers picks
+    chat_template: str | None = None  # a Jinja template, or a file holding one; null: the tokenizer's
     trust_remote_code: bool = False
     tiny: TinyConfig = field(default_factory=TinyConfig)
     cold_start: ColdStartConfig = field(default_factory=ColdStartConfig)
@@ -86,6 +91,14 @@ class GeneratorConfig:
     top_p: float = 1.0
     num_samples: int = 1  # k samples per training problem (RFT/ReST-EM style when > 1)
     progress: bool = True
+    # vLLM backend only (the sampling keys above feed both backends)
+    tensor_parallel_size: int = 1
+    data_parallel_size: int = 1  # vLLM's own; in offline mode vLLM accepts it for MoE models only
+    gpu_memory_utilization: float = 0.85  # share of GPU memory vLLM takes (weights + KV cache)
+    max_model_len: int | None = None  # null: the model's own context length
+    max_lora_rank: int | None = None  # null: trainer.lora.r, rounded up to a rank vLLM supports
+    enforce_eager: bool = False  # true: no CUDA graphs (faster start, slower decoding)
+    release: str = "sleep"  # before training: sleep (weights to CPU RAM, KV cache freed) | shutdown
 
 
 @dataclass
@@ -138,7 +151,8 @@ class Config:
 CHOICES = {
     "trainer.method": ("lora", "full"), "trainer.init": ("base", "previous"),
     "trainer.launcher": ("none", "accelerate"), "generator.backend": ("hf", "vllm"),
-    "model.dtype": ("auto", "float32", "bfloat16", "float16"),
+    "model.dtype": ("auto", "float32", "bfloat16", "float16"), "model.quantization": ("none", "4bit", "8bit"),
+    "generator.release": ("sleep", "shutdown"),
     "model.cold_start.train.method": ("lora", "full"), "tracker.wandb_mode": ("offline", "online"),
 }
 
@@ -154,10 +168,16 @@ def validate(cfg: Config) -> None:
     positive = {"loop.max_per_problem": cfg.loop.max_per_problem, "trainer.steps": cfg.trainer.steps,
                 "trainer.batch_size": cfg.trainer.batch_size, "trainer.seq_len": cfg.trainer.seq_len,
                 "generator.batch_size": cfg.generator.batch_size, "generator.num_samples": cfg.generator.num_samples,
-                "generator.max_new_tokens": cfg.generator.max_new_tokens, "check.workers": cfg.check.workers}
+                "generator.max_new_tokens": cfg.generator.max_new_tokens, "check.workers": cfg.check.workers,
+                "generator.tensor_parallel_size": cfg.generator.tensor_parallel_size,
+                "generator.data_parallel_size": cfg.generator.data_parallel_size,
+                "trainer.num_processes": cfg.trainer.num_processes or 1}
     for key, value in positive.items():
         if value < 1:
             raise SystemExit(f"config error: {key}={value} must be >= 1")
+    if not 0 < cfg.generator.gpu_memory_utilization <= 1:
+        raise SystemExit(f"config error: generator.gpu_memory_utilization={cfg.generator.gpu_memory_utilization} "
+                         "must be in (0, 1]")
     if cfg.loop.iterations < 0:
         raise SystemExit(f"config error: loop.iterations={cfg.loop.iterations} must be >= 0")
     if cfg.generator.temperature < 0:
@@ -170,6 +190,42 @@ def validate(cfg: Config) -> None:
     if cfg.generator.num_samples > 1 and cfg.generator.temperature == 0:
         raise SystemExit("config error: generator.num_samples > 1 needs generator.temperature > 0 "
                          "(greedy decoding gives the same sample every time)")
+    check_environment(cfg)
+
+
+def check_environment(cfg: Config) -> None:
+    """What the selected backends need from this machine (an extra, a GPU), checked before
+    any model work; optional engines are looked up, never imported, here."""
+    from importlib.util import find_spec
+
+    if cfg.generator.backend == "vllm" and find_spec("vllm") is None:
+        raise SystemExit("config error: generator.backend=vllm needs vLLM, which is not installed: "
+                         "pip install 'star[vllm]' (on a machine with a CUDA GPU), or use generator=hf")
+    if cfg.trainer.launcher == "accelerate":
+        from star.train_process import accelerate_config_path
+
+        try:
+            path = accelerate_config_path(cfg.trainer.accelerate_config)
+        except FileNotFoundError as e:
+            raise SystemExit(f"config error: trainer.accelerate_config: {e}") from None
+        if "deepspeed" in path.read_text().lower() and find_spec("deepspeed") is None:
+            raise SystemExit(f"config error: trainer.accelerate_config={cfg.trainer.accelerate_config} uses "
+                             "DeepSpeed, which is not installed: pip install deepspeed")
+    needs_gpu = [f"model.quantization={cfg.model.quantization}"] if cfg.model.quantization != "none" else []
+    needs_gpu += [f"model.device={cfg.model.device}"] if cfg.model.device.startswith("cuda") else []
+    if needs_gpu:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SystemExit(f"config error: {' and '.join(needs_gpu)} needs a CUDA GPU, and none is "
+                             "visible here (torch.cuda.is_available() is False)")
+    if cfg.model.quantization != "none":
+        if find_spec("bitsandbytes") is None:
+            raise SystemExit(f"config error: model.quantization={cfg.model.quantization} needs bitsandbytes: "
+                             "pip install bitsandbytes")
+        if cfg.trainer.method != "lora":
+            raise SystemExit("config error: a quantized model trains through LoRA only (QLoRA): "
+                             "use trainer=lora with model.quantization")
 
 
 def register() -> None:
