@@ -6,6 +6,11 @@ Llama-style model built from a config. Both are written with `save_pretrained` a
 back with `from_pretrained`, the very path a real model takes. A cold start (DeepSeek-R1's
 stage 1) fine-tunes the starting model on the task's worked rationales; its result is
 cached under a key that covers everything that changes it.
+
+On a GPU (`model=hf`): bf16 where the card has it, a device map for models that need
+several GPUs, a chosen attention implementation, a chat template from the config, and
+4-/8-bit weights through bitsandbytes (QLoRA). Features that need CUDA say so, naming
+the config key, instead of failing deep inside a library.
 """
 
 from __future__ import annotations
@@ -41,14 +46,24 @@ def cache_dir() -> Path:
 
 def device_for(cfg: ModelConfig) -> torch.device:
     if cfg.device != "auto":
-        return torch.device(cfg.device)
+        device = torch.device(cfg.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise GPURequired(f"model.device={cfg.device} needs a CUDA GPU, and none is visible here")
+        return device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class GPURequired(RuntimeError):
+    """A configured feature needs a CUDA GPU and this machine shows none."""
 
 
 def dtype_for(cfg: ModelConfig, device: torch.device) -> torch.dtype:
     if cfg.dtype == "auto":
-        # bf16 is ~5x slower than fp32 on CPUs without AMX; on GPUs it is the default.
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
+        # bf16 is ~5x slower than fp32 on CPUs without AMX; on GPUs that have it, it is the
+        # default (pre-Ampere cards lack it: fp32 there, since fp16 training needs loss scaling).
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+        return torch.float32
     try:
         return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[cfg.dtype]
     except KeyError:
@@ -99,20 +114,63 @@ def load_tokenizer(path: str | Path, cfg: ModelConfig | None = None) -> PreTrain
     tok.padding_side = "left"  # generation appends on the right
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
+    if cfg is not None and cfg.chat_template:
+        tok.chat_template = chat_template(cfg.chat_template)
     return tok
+
+
+def chat_template(value: str) -> str:
+    """model.chat_template: a Jinja template itself, or the path of a file holding one."""
+    if "{%" in value or "{{" in value:
+        return value
+    if not Path(value).is_file():
+        raise FileNotFoundError(f"model.chat_template={value!r} is neither a Jinja template nor a file")
+    return Path(value).read_text()
+
+
+def from_pretrained(path: str | Path, cfg: ModelConfig, device: torch.device, *, place: bool = True):
+    """`AutoModelForCausalLM.from_pretrained` with the config's dtype, attention, quantization
+    and placement. `place=False` leaves a plain model where it loaded (on CPU) for a trainer
+    to move; a quantized model is always loaded straight onto its GPU (bitsandbytes)."""
+    kwargs: dict = {"dtype": dtype_for(cfg, device), "trust_remote_code": cfg.trust_remote_code}
+    if cfg.attn_implementation:
+        kwargs["attn_implementation"] = cfg.attn_implementation
+    if cfg.quantization != "none":
+        kwargs["quantization_config"] = bnb_config(cfg, kwargs["dtype"])
+        kwargs["device_map"] = {"": device.index if device.index is not None else torch.cuda.current_device()}
+    elif place and cfg.device_map:
+        kwargs["device_map"] = cfg.device_map
+    model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+    if place and "device_map" not in kwargs:
+        model = model.to(device)
+    return model
+
+
+def bnb_config(cfg: ModelConfig, compute_dtype: torch.dtype):
+    """bitsandbytes weights: NF4 with double quantization (QLoRA's recipe), or LLM.int8."""
+    if not torch.cuda.is_available():
+        raise GPURequired(f"model.quantization={cfg.quantization} (bitsandbytes) needs a CUDA GPU, "
+                          "and none is visible here; use model.quantization=none")
+    from transformers import BitsAndBytesConfig
+
+    if cfg.quantization == "4bit":
+        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                                  bnb_4bit_compute_dtype=compute_dtype)
+    if cfg.quantization == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    raise ValueError(f"model.quantization: expected none, 4bit or 8bit, got {cfg.quantization!r}")
 
 
 def load_model(path: str | Path, cfg: ModelConfig, adapter: Path | None = None, merge: bool = True):
     """A causal LM from `path` (+ a LoRA adapter), on the configured device, in eval mode."""
-    device = device_for(cfg)
-    model = AutoModelForCausalLM.from_pretrained(
-        str(path), dtype=dtype_for(cfg, device), trust_remote_code=cfg.trust_remote_code
-    ).to(device)
+    model = from_pretrained(path, cfg, device_for(cfg))
     if adapter is not None:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, str(adapter))
-        if merge:  # in memory only: plain matmuls are faster for HF generation
+        # In memory only: plain matmuls are faster for HF generation. Quantized weights keep
+        # the adapter beside them: merging would round the update into 4/8-bit weights.
+        if merge and cfg.quantization == "none":
             model = model.merge_and_unload()
     model.eval()
     return model
