@@ -6,7 +6,11 @@ and builds a block-diagonal causal mask, so examples in a row never attend to ea
 Packing keeps the whole batch useful (padding random batches wastes about half the
 compute, and grouping batches by length hurts learning). The optimizer loop is
 transformers' Trainer, which also runs unchanged under `accelerate launch` (DDP, FSDP,
-DeepSpeed).
+DeepSpeed): `trainer.launcher=accelerate` hands the stage to star.train_process, whose
+ranks call `finetune` again. Every rank packs the same rows (same seed); the sampler
+deals the batches out, so N processes of `batch_size` B see the global batches of one
+process of N x B. The logged loss is the mean over ranks, the same number on each;
+only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import random
 import shutil
 import time
@@ -138,25 +143,37 @@ def finetune(base: str | Path, examples: Sequence[Example], cfg: TrainConfig, ou
     """Fine-tune `base` (plus `init_adapter`, to continue from a previous iteration) on
     `examples` for `steps` optimizer steps and save into `out`: a LoRA adapter, or, for
     full fine-tuning or `merge=True`, a whole model with its tokenizer. Returns the stats
-    also written to `out/train_log.json`."""
-    from star.models import device_for, dtype_for, load_tokenizer
+    also written to `out/train_log.json`. With `cfg.launcher == "accelerate"` this runs
+    in `accelerate launch` subprocesses, rank 0 writing `out`."""
+    from star.models import device_for, dtype_for, from_pretrained, load_tokenizer
 
     steps = cfg.steps if steps is None else steps
     if not examples:
         raise ValueError("nothing to train on: the accepted set is empty")
+    if cfg.launcher == "accelerate":
+        if merge:
+            raise ValueError("merge=True (cold start) trains in this process: use launcher=none for it")
+        from star.train_process import launch
+
+        return launch(base, examples, cfg, out, steps=steps, seed=seed, model_cfg=model_cfg,
+                      init_adapter=init_adapter)
     tok = load_tokenizer(base, model_cfg)
     rows = pack(tokenize(examples, tok, cfg.seq_len), cfg.seq_len, tok.pad_token_id, seed)
     if not rows:
         raise ValueError(f"every example is longer than trainer.seq_len={cfg.seq_len}")
-    device = device_for(model_cfg)
+    device = _rank_device(device_for(model_cfg))
     torch.manual_seed(seed)
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(str(base), dtype=dtype_for(model_cfg, device),
-                                                 trust_remote_code=model_cfg.trust_remote_code)
+    # The Trainer moves a plain model to this rank's device; a quantized one loads onto it.
+    model = from_pretrained(base, model_cfg, device, place=False)
     model.config.use_cache = False
-    if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+    if model_cfg.quantization != "none":
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
+                                                gradient_checkpointing_kwargs={"use_reentrant": False})
+    elif cfg.gradient_checkpointing:
+        # Non-reentrant checkpointing works with DDP and with frozen inputs (LoRA).
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
     model = _trainable(model, cfg, init_adapter)
 
@@ -168,6 +185,7 @@ def finetune(base: str | Path, examples: Sequence[Example], cfg: TrainConfig, ou
         save_strategy="no", report_to="none", seed=seed, data_seed=seed, disable_tqdm=True,
         remove_unused_columns=False, use_cpu=device.type == "cpu", dataloader_num_workers=0,
         bf16=dtype_for(model_cfg, device) == torch.bfloat16, log_level="warning",
+        ddp_find_unused_parameters=False,  # every trainable weight gets a gradient every step
     )
     record = _Record(cfg.progress)
     trainer = Trainer(model=model, args=args, train_dataset=_Rows(rows), data_collator=_collate,
@@ -179,22 +197,42 @@ def finetune(base: str | Path, examples: Sequence[Example], cfg: TrainConfig, ou
     seconds = time.perf_counter() - t0
     stats = {
         "examples": len(examples), "rows": len(rows), "steps": steps, "seconds": round(seconds, 3),
+        "processes": trainer.args.world_size,
         "tokens": steps * cfg.batch_size * cfg.grad_accum * cfg.seq_len * trainer.args.world_size,
         "fill": round(sum(int((r["labels"] != IGNORE).sum()) for r in rows) / (len(rows) * cfg.seq_len), 3),
         "loss_first": record.losses[0] if record.losses else math.nan,
         "loss_last": record.losses[-1] if record.losses else math.nan,
         "losses": record.losses,
     }
+    _save(trainer, out, merge=merge and cfg.method == "lora")
     if trainer.is_world_process_zero():
-        model = trainer.model
-        if merge and cfg.method == "lora":
-            model = model.merge_and_unload()
-        model.save_pretrained(str(out))
         if merge or cfg.method == "full":
             tok.save_pretrained(str(out))
         (out / "train_log.json").write_text(json.dumps(stats, indent=2) + "\n")
-    shutil.rmtree(out / ".trainer", ignore_errors=True)
+        shutil.rmtree(out / ".trainer", ignore_errors=True)
     return stats
+
+
+def _rank_device(device: torch.device) -> torch.device:
+    """This process's GPU under a launcher (LOCAL_RANK), else the configured device."""
+    if device.type == "cuda" and device.index is None and "LOCAL_RANK" in os.environ:
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return device
+
+
+def _save(trainer: Trainer, out: Path, *, merge: bool) -> None:
+    """Rank 0 writes the adapter (or model) into `out`. Under a launcher every rank calls
+    the Trainer's save, which gathers FSDP / ZeRO-3 shards into a full state dict first."""
+    if merge:  # cold start: one process, the LoRA update folded into the weights
+        if trainer.args.world_size > 1:
+            raise ValueError("merging a LoRA adapter needs the whole model in one process")
+        trainer.model.merge_and_unload().save_pretrained(str(out))
+        return
+    if trainer.is_fsdp_enabled:
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+    trainer.save_model(str(out))
+    if trainer.is_world_process_zero():
+        (out / "training_args.bin").unlink(missing_ok=True)  # the Trainer's pickle; not ours to keep
 
 
 def _trainable(model, cfg: TrainConfig, init_adapter: Path | None):

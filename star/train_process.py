@@ -1,0 +1,125 @@
+"""The training stage as its own group of processes, under `accelerate launch`.
+
+With `trainer.launcher=accelerate` the loop's fine-tuning stage runs as
+
+    accelerate launch --config_file conf/accelerate/<name>.yaml --num_processes N \\
+        --main_process_port P -m star.train_process REQUEST.json
+
+The parent (the `star run` process) fixes everything that must not differ between
+ranks before launching: the output directory (the run directory's temporary adapter
+folder), the examples, the steps and the seed, all in REQUEST.json. Every rank runs the
+same `finetune` (transformers' Trainer, which takes DDP, FSDP or DeepSpeed from the
+accelerate config); only rank 0 writes, and only into that output directory, so one run
+directory exists however many processes train. The parent reads `train_log.json` back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, replace
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from star.config import ModelConfig, TrainConfig
+from star.types import Example
+
+log = logging.getLogger(__name__)
+
+
+def shipped_accelerate_configs() -> list[str]:
+    folder = files("star.conf") / "accelerate"
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def accelerate_config_path(name: str) -> Path:
+    """`name` as a file path, else a config shipped in conf/accelerate/ (ddp, fsdp, ...)."""
+    if Path(name).is_file():
+        return Path(name).resolve()
+    shipped = files("star.conf") / "accelerate" / f"{name.removesuffix('.yaml')}.yaml"
+    if shipped.is_file():
+        return Path(str(shipped))
+    raise FileNotFoundError(f"{name!r} is neither a file nor a shipped config "
+                            f"({', '.join(shipped_accelerate_configs())})")
+
+
+def default_num_processes() -> int:
+    import torch
+
+    return max(torch.cuda.device_count(), 1)
+
+
+def command(config: Path, num_processes: int, request: Path, port: int) -> list[str]:
+    """The `accelerate launch` command line (the venv's own accelerate, through this Python)."""
+    return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
+            "--num_processes", str(num_processes), "--main_process_port", str(port),
+            "-m", "star.train_process", str(request)]
+
+
+def launch(base: str | Path, examples: Sequence[Example], cfg: TrainConfig, out: Path, *, steps: int,
+           seed: int, model_cfg: ModelConfig, init_adapter: Path | None = None) -> dict[str, Any]:
+    """Run `finetune` under `accelerate launch`; rank 0 writes `out`. Returns its train_log."""
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    n = cfg.num_processes or default_num_processes()
+    config = accelerate_config_path(cfg.accelerate_config)
+    with tempfile.TemporaryDirectory(prefix="star-train-") as tmp:
+        request = Path(tmp) / "request.json"
+        request.write_text(json.dumps({
+            "base": str(base), "out": str(out), "steps": steps, "seed": seed,
+            "init_adapter": str(init_adapter) if init_adapter else None,
+            "train": asdict(cfg), "model": asdict(model_cfg), "examples": [e.to_dict() for e in examples],
+        }))
+        cmd = command(config, n, request, _free_port())
+        log.info("training with %d processes: %s", n, " ".join(cmd))
+        # The children inherit stdout/stderr: their progress bar and any traceback reach the user.
+        proc = subprocess.run(cmd, env=_child_env())
+    if proc.returncode != 0:
+        raise RuntimeError(f"the training stage failed under accelerate launch (exit {proc.returncode}); "
+                           "its output is above")
+    return json.loads((out / "train_log.json").read_text())
+
+
+def _free_port() -> int:
+    """A free TCP port for the process group's rendezvous: two runs on one machine never collide."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def main(argv: list[str] | None = None) -> int:
+    """One rank: rebuild the typed configs from the request and fine-tune in this process."""
+    from omegaconf import OmegaConf
+
+    from star.training import finetune
+
+    argv = sys.argv[1:] if argv is None else argv
+    request = json.loads(Path(argv[0]).read_text())
+    rank = int(os.environ.get("RANK", "0"))
+    logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
+                        format=f"[rank {rank}] %(levelname)s %(name)s: %(message)s")
+    train: TrainConfig = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainConfig), request["train"]))
+    model: ModelConfig = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ModelConfig), request["model"]))
+    train = replace(train, launcher="none", progress=train.progress and rank == 0)
+    examples = [Example.from_dict(e) for e in request["examples"]]
+    init = Path(request["init_adapter"]) if request["init_adapter"] else None
+    finetune(request["base"], examples, train, Path(request["out"]), steps=request["steps"],
+             seed=request["seed"], model_cfg=model, init_adapter=init)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
