@@ -68,6 +68,9 @@ def run_main(argv: list[str]) -> int:
     try:
         _main()
     except SystemExit as e:
+        if isinstance(e.code, str):  # a config error's message: print it, not a traceback
+            print(e.code, file=sys.stderr)
+            return 1
         return int(e.code or 0)
     return 0
 
