@@ -20,7 +20,7 @@ from star import evaluation, models
 from star.attempts import attempt
 from star.config import Config
 from star.filtering import select
-from star.generation import HFGenerator
+from star.generation import Generator, HFGenerator
 from star.prompting import render
 from star.rationalization import unsolved
 from star.rundir import Iteration, RunDir, append_jsonl, atomic_write_json
@@ -86,6 +86,7 @@ class Stages:
             log.warning("iteration %d accepted no samples: it keeps the previous model", t)
             (out / "EMPTY").write_text("")
             return
+        self.policy.release()  # the trainer (here or under accelerate launch) gets the GPU
         finetune(self.policy.base, examples, self.cfg.trainer, out, steps=steps_for(self.cfg.trainer, t),
                  seed=seed_for(self.cfg.seed, t, "train"), model_cfg=self.cfg.model,
                  init_adapter=self.policy.init_adapter(t))
@@ -99,13 +100,18 @@ class Stages:
 
 class Policy:
     """The model of iteration t (the starting model plus that iteration's weights), loaded
-    once and shared by the evaluation of t and the generation of t + 1."""
+    once and shared by the evaluation of t and the generation of t + 1.
+
+    generator=hf loads the weights and merges a LoRA adapter in memory; generator=vllm
+    keeps one engine on the starting model for the whole run and gives it iteration t's
+    adapter as a new LoRA request (a fully fine-tuned model needs an engine of its own)."""
 
     def __init__(self, base: Path, cfg: Config, rundir: RunDir):
         self.base, self.cfg, self.rundir = base, cfg, rundir
         self.tokenizer = models.load_tokenizer(base, cfg.model)
         self.weights_name = "adapter" if cfg.trainer.method == "lora" else "model"
-        self._loaded: tuple[int, HFGenerator] | None = None
+        self._loaded: tuple[int, Generator] | None = None
+        self._engine = None  # the vLLM engine, kept across iterations
 
     def weights(self, t: int) -> Path | None:
         """Iteration t's weights; an iteration that accepted nothing keeps the one before."""
@@ -122,14 +128,45 @@ class Policy:
             return self.weights(t - 1)
         return None
 
-    def generator(self, t: int) -> HFGenerator:
+    def generator(self, t: int) -> Generator:
         if self._loaded is None or self._loaded[0] != t:
             self._loaded = None  # free the previous model before loading the next
-            w = self.weights(t)
-            model = (models.load_model(w, self.cfg.model) if w is not None and self.weights_name == "model"
-                     else models.load_model(self.base, self.cfg.model, adapter=w))
-            self._loaded = (t, HFGenerator(model, self.tokenizer, self.cfg.generator))
+            self._loaded = (t, self._vllm(t) if self.cfg.generator.backend == "vllm" else self._hf(t))
         return self._loaded[1]
+
+    def _hf(self, t: int) -> HFGenerator:
+        w = self.weights(t)
+        model = (models.load_model(w, self.cfg.model) if w is not None and self.weights_name == "model"
+                 else models.load_model(self.base, self.cfg.model, adapter=w))
+        return HFGenerator(model, self.tokenizer, self.cfg.generator)
+
+    def _vllm(self, t: int) -> Generator:
+        from star.vllm_generator import VLLMGenerator
+
+        w = self.weights(t)
+        lora = self.weights_name == "adapter"
+        model = self.base if lora or w is None else w
+        if self._engine is None or self._engine.model != str(model):
+            if self._engine is not None:
+                self._engine.shutdown()
+            self._engine = VLLMGenerator(model, self.cfg.generator, self.cfg.model, seed=self.cfg.seed,
+                                         lora_rank=self.cfg.trainer.lora.r if lora else None)
+        self._engine.use_adapter(w if lora else None)
+        return self._engine
+
+    def release(self) -> None:
+        """Free the accelerator for training: drop the HF model; the vLLM engine sleeps
+        (or shuts down, generator.release=shutdown) until the next generation."""
+        self._loaded = None
+        if self._engine is not None:
+            self._engine.release()
+        import gc
+
+        import torch
+
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
 
 def train_metrics(task, problems: list[Problem], samples: list[Sample], hinted: list[Sample],
