@@ -211,15 +211,19 @@ def _display(prompt: Any) -> str:
 def _check_hints(task: Any, problems: Sequence[Any], r: Report) -> None:
     """A hinted prompt must differ from the plain one, and hinting must leave no trace in
     the plain prompt (the loop trains on the plain one)."""
-    bad = 0
+    bad, longest = 0, 0
     for p in problems:
         plain = task.prompt(p)
+        longest = max(longest, len(_display(plain)))
         if task.prompt(p, hint=p.answer) == plain:
             r.fail("hint", p.id, "the hinted prompt is identical to the plain one")
             bad += 1
         elif task.prompt(p) != plain:
             r.fail("hint", p.id, "the plain prompt changed after a hinted one was built")
             bad += 1
+    # Characters, not tokens (no tokenizer here); the embedded tiny model reads bytes and
+    # has 1024 positions, which few-shot prompts exceed.
+    r.say(f"longest prompt: {longest} characters")
     r.say(f"hinted prompts differ from plain ones: {len(problems) - bad}/{len(problems)}")
 
 
