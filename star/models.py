@@ -70,17 +70,27 @@ def dtype_for(cfg: ModelConfig, device: torch.device) -> torch.dtype:
         raise ValueError(f"model.dtype: expected auto, float32, bfloat16 or float16, got {cfg.dtype!r}") from None
 
 
-def build_tiny_tokenizer() -> PreTrainedTokenizerBase:
+def build_tiny_tokenizer(vocab_size: int | None = None) -> PreTrainedTokenizerBase:
     """A byte-level tokenizer with no merges: 256 byte tokens plus <pad>, <eos> and <bos>.
 
     Every sequence starts with <bos>: small models park spare attention on the first
-    token, which must not be the first digit of the question."""
+    token, which must not be the first digit of the question. `vocab_size` pads the
+    vocabulary with multi-byte tokens that encoding never produces but decoding knows, so
+    that a model with a real model's vocabulary (see build_shaped) can emit any id."""
+    from itertools import product
+
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     vocab = {PAD: 0, EOS: 1, BOS: 2}
-    for ch in sorted(pre_tokenizers.ByteLevel.alphabet()):
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    for ch in alphabet:
         vocab[ch] = len(vocab)
+    for n in (2, 3):
+        for chars in product(alphabet, repeat=n):
+            if len(vocab) >= (vocab_size or 0):
+                break
+            vocab["".join(chars)] = len(vocab)
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     tok.decoder = decoders.ByteLevel()
@@ -103,6 +113,36 @@ def build_tiny(out: Path, cfg: TinyConfig, seed: int) -> Path:
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
+    with atomic_dir(out) as tmp:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+    return out
+
+
+# Real models' shapes, to build with random weights: real-size compute and memory for GPU
+# tests and benchmarks, with no download (the configs of Qwen2-0.5B and Qwen2-1.5B).
+SHAPES: dict[str, dict] = {
+    "qwen2-0.5b": dict(model_type="qwen2", hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+                       num_attention_heads=14, num_key_value_heads=2, vocab_size=151936,
+                       max_position_embeddings=32768, rope_theta=1000000.0, tie_word_embeddings=True),
+    "qwen2-1.5b": dict(model_type="qwen2", hidden_size=1536, intermediate_size=8960, num_hidden_layers=28,
+                       num_attention_heads=12, num_key_value_heads=2, vocab_size=151936,
+                       max_position_embeddings=32768, rope_theta=1000000.0, tie_word_embeddings=True),
+}
+
+
+def build_shaped(out: Path, shape: str, seed: int = 0, device: str | torch.device = "cpu") -> Path:
+    """Write a randomly initialized model of a real model's shape (SHAPES) in bf16, with
+    the byte-level tokenizer padded to its vocabulary, to `out`."""
+    from transformers import AutoConfig
+
+    spec = dict(SHAPES[shape])
+    tok = build_tiny_tokenizer(vocab_size=spec["vocab_size"])
+    config = AutoConfig.for_model(spec.pop("model_type"), **spec, pad_token_id=tok.pad_token_id,
+                                  eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id)
+    torch.manual_seed(seed)
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
     with atomic_dir(out) as tmp:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
