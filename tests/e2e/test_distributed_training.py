@@ -104,3 +104,25 @@ def test_shipped_accelerate_configs():
     assert accelerate_config_path("fsdp").name == "fsdp.yaml"
     with pytest.raises(FileNotFoundError, match="ddp"):
         accelerate_config_path("nosuch")
+
+
+@pytest.mark.slow
+def test_star_run_with_two_training_processes_keeps_one_run_directory(tmp_path):
+    """The whole loop (experiment=smoke, one iteration) with its training stage under
+    accelerate launch: one run directory, the adapter trained by 2 processes."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "star.cli", "run", "experiment=smoke", "loop.iterations=1",
+                           "trainer.launcher=accelerate", "trainer.num_processes=2", f"out_dir={tmp_path}"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=900,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = [p for p in tmp_path.rglob("manifest.json")]
+    assert len(runs) == 1, runs
+    run = runs[0].parent
+    log = json.loads((run / "iter_001" / "adapter" / "train_log.json").read_text())
+    assert log["processes"] == 2
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == [0, 1] and rows[1]["train/loss"] == log["loss_last"]
