@@ -34,8 +34,9 @@ STAGE = {"samples": "generate", "rationalized": "rationalize", "train": "filter"
 
 
 def run(cfg: Config, task, rundir: RunDir, pool, trackers: list) -> list[dict[str, Any]]:
-    base = models.starting_model(cfg.model, cold_start_examples(task, cfg), cfg.seed)
+    # Data first: a bad row or a missing file should fail before minutes of cold start.
     train_set, eval_set = task.load("train"), task.load(cfg.eval.split)[: cfg.eval.max_problems]
+    base = models.starting_model(cfg.model, cold_start_examples(task, cfg), cfg.seed)
     log.info("%s: %d training problems, %d eval problems; starting model %s",
              task.name, len(train_set), len(eval_set), base)
     stages = Stages(cfg, task, pool, Policy(base, cfg, rundir))
