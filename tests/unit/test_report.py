@@ -192,3 +192,22 @@ def test_eval_config_and_iterations(tmp_path):
     assert _iterations(tmp_path, None) == [0, 1] and _iterations(tmp_path, "1") == [1]
     with pytest.raises(ValueError, match=r"\[2\] not finished"):
         _iterations(tmp_path, "0,2")
+
+
+# -- the presets this feature ships ----------------------------------------------------------------
+@pytest.mark.parametrize("override", ["eval=greedy", "eval=sampled", "tracker=tensorboard", "tracker=mlflow",
+                                      "tracker=wandb", "experiment=paper_arithmetic"])
+def test_presets_compose_and_validate(override):
+    from omegaconf import OmegaConf
+
+    from star.config import validate
+    from star.task_cli import compose
+
+    cfg = OmegaConf.to_object(compose([override]))
+    validate(cfg)
+    if override == "eval=sampled":
+        assert cfg.eval.samples == 8 and cfg.eval.k == [1, 4, 8]
+    if override.startswith("tracker="):
+        assert cfg.tracker.backends == [override.split("=")[1]]
+    if override == "experiment=paper_arithmetic":
+        assert cfg.experiment == "paper_arithmetic" and cfg.loop.iterations == 8 and cfg.generator.temperature == 0
