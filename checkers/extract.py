@@ -70,14 +70,19 @@ def _line_at(text: str, start: int, max_lines: int = 5) -> str:
     return ""
 
 
+# "... so our answer is correct." judges an answer given earlier; it states none.
+_VERDICT = re.compile(r"(?i)^[\s*]*(?:indeed\s+|also\s+|therefore\s+)?(?:correct|incorrect|right|wrong|"
+                      r"confirmed|verified|valid|invalid|consistent|reasonable)\b")
+
+
 def last_answer_is(text: str) -> tuple[int, str] | None:
-    """(position, rest of line) after the last "the answer is" / "Answer:" / "answer =" ."""
-    last = None
-    for m in _ANSWER_IS.finditer(text):
-        last = m
-    if last is None:
-        return None
-    return last.start(), _line_at(text, last.end())
+    """(position, rest of line) after the last "the answer is" / "Answer:" / "answer =" that
+    states an answer (not "the answer is correct")."""
+    for m in reversed(list(_ANSWER_IS.finditer(text))):
+        rest = _line_at(text, m.end())
+        if not _VERDICT.match(rest):
+            return m.start(), rest
+    return None
 
 
 def last_hashes(text: str) -> tuple[int, str] | None:

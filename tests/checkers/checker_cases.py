@@ -291,6 +291,9 @@ MATH: list[tuple[str, str | None, str]] = [
     # extraction from whole outputs
     ("5", "We compute 2+3. The answer is 5.", C),
     ("5", "Thus the answer is $5$.", C),
+    # MATH-500 test/number_theory/1000.json: a check after the box is not an answer
+    ("44", "So $n = \\boxed{44}$. Checking, $44 \\cdot 3 = 132$, so our answer is correct.", C),
+    ("44", "The answer is 44. We verified that the answer is indeed correct.", C),
     (r"\frac{1}{2}", r"So the probability is \boxed{\frac{1}{2}}.", C),
     ("2", r"First \boxed{3}. Wait, that's wrong: \boxed{2}", C),
     ("3", r"First \boxed{3}. Wait, that's wrong: \boxed{2}", X),
