@@ -171,7 +171,7 @@ def validate(cfg: Config) -> None:
                 "generator.max_new_tokens": cfg.generator.max_new_tokens, "check.workers": cfg.check.workers,
                 "generator.tensor_parallel_size": cfg.generator.tensor_parallel_size,
                 "generator.data_parallel_size": cfg.generator.data_parallel_size,
-                "trainer.num_processes": cfg.trainer.num_processes or 1}
+                "trainer.num_processes": 1 if cfg.trainer.num_processes is None else cfg.trainer.num_processes}
     for key, value in positive.items():
         if value < 1:
             raise SystemExit(f"config error: {key}={value} must be >= 1")
