@@ -26,7 +26,9 @@ def plain_loop(base: Path, rows, cfg, steps: int, model_cfg) -> float:
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(0)
-    model = _trainable(AutoModelForCausalLM.from_pretrained(str(base)), cfg, None)
+    base_model = AutoModelForCausalLM.from_pretrained(str(base))
+    base_model.config.use_cache = False  # as finetune: a cache would drop the packed-row mask
+    model = _trainable(base_model, cfg, None)
     model.train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=0.0)
     g = torch.Generator().manual_seed(0)

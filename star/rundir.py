@@ -184,7 +184,9 @@ class Iteration:
 
 # Keys that do not change results: a resume may differ in these (e.g. more iterations).
 NEUTRAL_KEYS = ("run_name", "out_dir", "experiment", "loop.iterations", "tracker", "check.workers",
-                "generator.progress", "trainer.progress", "model.cold_start.train.progress")
+                "generator.progress", "trainer.progress", "model.cold_start.train.progress",
+                # engine memory knobs: a resume after an out-of-memory crash may lower them
+                "generator.release", "generator.gpu_memory_utilization", "generator.enforce_eager")
 
 
 def results_config(config: dict[str, Any]) -> dict[str, Any]:

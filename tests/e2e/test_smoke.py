@@ -43,7 +43,8 @@ def finished(tmp_path_factory) -> Path:
 def test_layout(finished: Path):
     for f in ["config.yaml", "manifest.json", "metrics.jsonl", "metrics.csv", "accuracy.png"]:
         assert (finished / f).is_file(), f
-    assert sorted(p.name for p in (finished / "iter_000").iterdir()) == ["DONE", "eval.jsonl", "metrics.json"]
+    assert sorted(p.name for p in (finished / "iter_000").iterdir()) == [
+        "DONE", "eval.jsonl", "metrics.json", "seconds.json"]
     for t in (1, 2):
         names = {p.name for p in (finished / f"iter_{t:03d}").iterdir()}
         assert {"samples.jsonl", "rationalized.jsonl", "train.jsonl", "eval.jsonl", "metrics.json", "DONE"} <= names

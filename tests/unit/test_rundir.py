@@ -61,15 +61,35 @@ def test_atomic_dir_discards_on_error(tmp_path):
 
 
 def test_stage_runs_once_then_reads_back(tmp_path):
+    from star.types import Example
+
     rd = RunDir(tmp_path / "run")
     calls = []
+
+    def make(x):
+        calls.append(x)
+        return [Example(prompt="p", completion=str(x))]
+
     it = rd.iteration(1)
-    rows = it.rows("samples", lambda: calls.append(1) or [{"x": 1}])
-    again = rd.iteration(1).rows("samples", lambda: calls.append(1) or [{"x": 2}])
-    assert rows == again == [{"x": 1}] and calls == [1]
+    first = it.records("train", Example, make, 1)
+    again = rd.iteration(1).records("train", Example, make, 2)
+    assert first == again == [Example(prompt="p", completion="1")] and calls == [1]
+    assert set(it.seconds()) == {"train"}
     assert not it.done
     it.mark_done()
     assert rd.iteration(1).done
+    rd.close()
+
+
+def test_folder_is_built_once_and_atomically(tmp_path):
+    rd = RunDir(tmp_path / "run")
+    it = rd.iteration(1)
+    with pytest.raises(RuntimeError):
+        it.folder("adapter", lambda out: (out / "w").write_text("x") and (_ for _ in ()).throw(RuntimeError()))
+    assert not (it.path / "adapter").exists()
+    it.folder("adapter", lambda out: (out / "w").write_text("1"))
+    it.folder("adapter", lambda out: (out / "w").write_text("2"))
+    assert (it.path / "adapter" / "w").read_text() == "1"
     rd.close()
 
 
