@@ -33,6 +33,7 @@ from star.types import Example
 log = logging.getLogger(__name__)
 
 TINY = "tiny"
+TINY_BUILD = 1  # bump when build_tiny changes the weights it writes for the same config and seed
 PAD, EOS, BOS = "<pad>", "<eos>", "<bos>"
 
 
@@ -222,8 +223,7 @@ def starting_model(cfg: ModelConfig, seeds: list[Example], seed: int) -> Path:
     Built models and cold starts are cached: the same inputs give the same directory.
     """
     if cfg.name_or_path == TINY:
-        key = _key({"tiny": asdict(cfg.tiny), "seed": seed, "version": __version__})
-        base = cache_dir() / "models" / f"tiny-{key}"
+        base = _tiny_dir(cfg, seed)
         if not (base / "config.json").exists():
             log.info("building the embedded tiny model in %s", base)
             build_tiny(base, cfg.tiny, seed)
@@ -246,6 +246,16 @@ def starting_model(cfg: ModelConfig, seeds: list[Example], seed: int) -> Path:
     log.info("cold start: %d worked examples, %d steps -> %s", len(seeds), cfg.cold_start.train.steps, out)
     finetune(base, seeds, cfg.cold_start.train, out, seed=seed, model_cfg=cfg, merge=True)
     return out
+
+
+def _tiny_dir(cfg: ModelConfig, seed: int) -> Path:
+    """Where the tiny model for this config and seed is cached. The tokenizer's own
+    definition is in the key: a change to it (a special token, the post-processor) must
+    not reuse a model built for the old one."""
+    tokenizer = build_tiny_tokenizer().backend_tokenizer.to_str()
+    key = _key({"tiny": asdict(cfg.tiny), "seed": seed, "version": __version__, "build": TINY_BUILD,
+                "tokenizer": hashlib.sha256(tokenizer.encode()).hexdigest()})
+    return cache_dir() / "models" / f"tiny-{key}"
 
 
 def _key(obj: object) -> str:

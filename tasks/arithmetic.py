@@ -61,11 +61,11 @@ class Arithmetic:
     digits the cold start gets: few of the longest, so that STaR has a frontier to push.
     """
 
-    train_size: int = 600
+    train_size: int = 1000
     eval_size: int = 400
-    train_digits: Sequence[int] = (1, 2, 3, 4)
-    eval_digits: Sequence[int] = (1, 2, 3, 4)
-    seed_examples: Sequence[int] = (200, 600, 600, 100)
+    train_digits: Sequence[int] = (2, 3)
+    eval_digits: Sequence[int] = (2, 3)
+    seed_examples: Sequence[int] = (200, 600, 200)
     seed: int = 1234
     name: str = "arithmetic"
     description: str = "n-digit addition with a column-by-column scratchpad (STaR's toy task)"

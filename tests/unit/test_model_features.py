@@ -51,3 +51,25 @@ def test_gpu_features_say_they_need_a_gpu():
         device_for(ModelConfig(device="cuda"))
     with pytest.raises(GPURequired, match="model.quantization=4bit"):
         bnb_config(ModelConfig(quantization="4bit"), torch.bfloat16)
+
+
+def test_the_tiny_model_cache_follows_the_environment_and_the_tokenizer(tmp_path, monkeypatch):
+    """STAR_CACHE_DIR wins over XDG; a model built for another tokenizer is never reused."""
+    import star.models as models
+    from tokenizers import Tokenizer, models as tok_models
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("STAR_CACHE_DIR", raising=False)
+    assert models.cache_dir() == tmp_path / "xdg" / "star"
+    monkeypatch.setenv("STAR_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = ModelConfig(tiny=TinyConfig(hidden_size=16, intermediate_size=32, layers=1, heads=2))
+    cfg.cold_start.enabled = False
+    first = models.starting_model(cfg, [], seed=0)
+    assert first.parent == tmp_path / "cache" / "models" and (first / "config.json").exists()
+    assert models.starting_model(cfg, [], seed=0) == first  # cached: same inputs, same folder
+
+    class Other:  # a tokenizer definition that differs from the built-in one
+        backend_tokenizer = Tokenizer(tok_models.WordLevel({"a": 0}, unk_token="a"))
+
+    monkeypatch.setattr(models, "build_tiny_tokenizer", lambda *a, **k: Other())
+    assert models._tiny_dir(cfg, seed=0) != first
