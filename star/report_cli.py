@@ -35,6 +35,7 @@ def _logging() -> None:
 
 
 def _write(text: str, out: str | None) -> None:
+    text = text if text.endswith("\n") else text + "\n"
     if out:
         Path(out).write_text(text)
         log.info("wrote %s", out)
