@@ -12,11 +12,16 @@ Prints tokens/s for each and the ratios from the same run (these machines are sh
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from bench.common import demo_config, demo_model
+if __package__ in (None, ""):  # run as a file (python bench/x.py): make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import demo_config, demo_model  # noqa: E402
 from star.config import GeneratorConfig
 from star.generation import HFGenerator
 from star.models import load_model, load_tokenizer

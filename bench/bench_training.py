@@ -10,13 +10,17 @@ number of optimizer steps: star.training.finetune (transformers' Trainer) vs a p
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from bench.common import demo_config, demo_model
+if __package__ in (None, ""):  # run as a file (python bench/x.py): make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import demo_config, demo_model  # noqa: E402
 from star.loop import cold_start_examples
 from star.models import load_tokenizer
 from star.training import _trainable, finetune, pack, tokenize

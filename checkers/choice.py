@@ -16,7 +16,6 @@ from functools import lru_cache
 
 from star.checkers.extract import find_answer, gold_answer
 from star.checkers.normalize import normalize_unicode
-
 from star.types import Verdict
 
 # "A dog ..." is an article; "A because ..." is option A.

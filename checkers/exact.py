@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from star.checkers.extract import find_answer, gold_answer
 from star.checkers.normalize import normalize_text
 from star.checkers.screen import MAX_CHARS
-
 from star.types import Verdict
 
 

@@ -14,7 +14,6 @@ from star.checkers.extract import find_answer, gold_answer
 from star.checkers.normalize import compact, normalize_math, text_answer
 from star.checkers.numbers import parse_collection, parse_number
 from star.checkers.screen import MAX_CHARS, screen
-
 from star.types import Verdict
 
 _ASSIGNMENT = re.compile(r"^([a-zA-Z](?:_\{?\w+\}?)?)\s*=\s*([^=<>]+)$")

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from star.checkers.extract import find_answer, gold_answer
 from star.checkers.normalize import normalize_unicode
 from star.checkers.numbers import MAX_DIGITS, parse_number
-
 from star.types import Verdict
 
 _FRAC = re.compile(r"\\[dt]?frac\s*\{\s*(-?\d+)\s*\}\s*\{\s*(\d+)\s*\}")

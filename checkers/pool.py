@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 
 from star.checkers.base import Checker
-
 from star.types import Verdict
 
 log = logging.getLogger(__name__)

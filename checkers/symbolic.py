@@ -17,10 +17,11 @@ from typing import Any
 import sympy
 from latex2sympy2_extended.latex2sympy2 import NormalizationConfig, latex2sympy, normalize_latex
 from latex2sympy2_extended.logic import And
-from star.checkers.fastparse import parse_simple
 from sympy import Basic, Eq, Interval, MatrixBase, Rational, Set, Tuple
 from sympy import FiniteSet as SympyFiniteSet
 from sympy.core.relational import Relational
+
+from star.checkers.fastparse import parse_simple
 
 log = logging.getLogger(__name__)
 

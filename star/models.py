@@ -114,7 +114,7 @@ def build_tiny(out: Path, cfg: TinyConfig, seed: int) -> Path:
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, replace=False) as tmp:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
     return out
@@ -144,7 +144,7 @@ def build_shaped(out: Path, shape: str, seed: int = 0, device: str | torch.devic
     torch.manual_seed(seed)
     with torch.device(device):
         model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, replace=False) as tmp:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
     return out
@@ -244,7 +244,8 @@ def starting_model(cfg: ModelConfig, seeds: list[Example], seed: int) -> Path:
         log.info("cold start: reusing cached model %s", out)
         return out
     log.info("cold start: %d worked examples, %d steps -> %s", len(seeds), cfg.cold_start.train.steps, out)
-    finetune(base, seeds, cfg.cold_start.train, out, seed=seed, model_cfg=cfg, merge=True)
+    with atomic_dir(out, replace=False) as tmp:  # a killed cold start leaves no half-written cache
+        finetune(base, seeds, cfg.cold_start.train, tmp, seed=seed, model_cfg=cfg, merge=True)
     return out
 
 

@@ -75,10 +75,15 @@ def append_jsonl(path: Path, row: dict[str, Any]) -> None:
 
 
 class atomic_dir:
-    """Build a directory under a temporary name; rename it into place when the block succeeds."""
+    """Build a directory under a temporary name; rename it into place when the block succeeds.
 
-    def __init__(self, final: Path):
+    `replace=False` (caches): when another process put the directory in place meanwhile,
+    keep theirs (same inputs, same content) and drop ours, so readers never see it vanish.
+    """
+
+    def __init__(self, final: Path, *, replace: bool = True):
         self.final = Path(final)
+        self.replace = replace
         self.tmp = self.final.with_name(f".{self.final.name}.tmp-{os.getpid()}")
 
     def __enter__(self) -> Path:
@@ -95,6 +100,9 @@ class atomic_dir:
                 with open(f, "rb") as fh:
                     os.fsync(fh.fileno())
         if self.final.exists():
+            if not self.replace:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+                return
             shutil.rmtree(self.final)
         os.replace(self.tmp, self.final)
         _fsync_dir(self.final.parent)

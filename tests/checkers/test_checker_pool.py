@@ -10,9 +10,9 @@ import time
 import psutil
 import pytest
 from hostile_inputs import HOSTILE
-from star.checkers import CheckPool, get_checker
 from stub_checkers import StubChecker
 
+from star.checkers import CheckPool, get_checker
 from star.types import Verdict
 
 SANITY = [("1/2", "0.5"), (r"\frac{1}{2^{99}}", r"\frac{1}{2^{98}}"), ("x^2-1", "(x-1)(x+1)")]

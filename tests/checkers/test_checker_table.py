@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from checker_cases import MATH, all_rows
+
 from star.checkers import CheckPool, get_checker
 from star.checkers.extract import is_prose
-
 from star.types import Verdict
 
 ROWS = all_rows()

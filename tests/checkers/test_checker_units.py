@@ -8,12 +8,12 @@ import sys
 from fractions import Fraction
 
 import pytest
+
 from star.checkers import CHECKERS, get_checker
 from star.checkers.extract import find_answer, gold_answer, last_boxed, math_segments
 from star.checkers.normalize import normalize_math, normalize_text, normalize_unicode
 from star.checkers.numbers import parse_number
 from star.checkers.screen import screen
-
 from star.types import Verdict
 
 MATH_STRATEGIES = ("boxed", "answer_is", "hashes", "final_line")
@@ -214,6 +214,7 @@ def _repo_root() -> str:
 def test_fast_parser_agrees_with_latex2sympy() -> None:
     """Every table answer the small parser accepts means the same to latex2sympy."""
     from checker_cases import MATH
+
     from star.checkers import symbolic
     from star.checkers.fastparse import parse_simple
 

@@ -55,8 +55,10 @@ def test_gpu_features_say_they_need_a_gpu():
 
 def test_the_tiny_model_cache_follows_the_environment_and_the_tokenizer(tmp_path, monkeypatch):
     """STAR_CACHE_DIR wins over XDG; a model built for another tokenizer is never reused."""
+    from tokenizers import Tokenizer
+    from tokenizers import models as tok_models
+
     import star.models as models
-    from tokenizers import Tokenizer, models as tok_models
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv("STAR_CACHE_DIR", raising=False)

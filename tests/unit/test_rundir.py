@@ -132,3 +132,17 @@ def test_resume_with_results_changing_difference_is_refused(tmp_path):
     with pytest.raises(RunDirError, match=r"trainer.lr: 0.001 -> 0.002"):
         check_resume(tmp_path, new, {"config_hash": config_hash(new)})
     assert json.loads((tmp_path / "manifest.json").read_text())["config_hash"] == config_hash(old)
+
+
+def test_atomic_dir_for_caches_keeps_the_first_complete_copy(tmp_path):
+    final = tmp_path / "cache" / "model"
+    with pytest.raises(RuntimeError):
+        with atomic_dir(final, replace=False) as tmp:
+            (tmp / "config.json").write_text("half")
+            raise RuntimeError("killed mid-write")
+    assert not final.exists() and not list(final.parent.iterdir())  # nothing half-written to reuse
+    with atomic_dir(final, replace=False) as tmp:
+        (tmp / "config.json").write_text("first")
+    with atomic_dir(final, replace=False) as tmp:  # a concurrent builder finishing second
+        (tmp / "config.json").write_text("second")
+    assert (final / "config.json").read_text() == "first" and len(list(final.parent.iterdir())) == 1
