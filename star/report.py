@@ -187,11 +187,11 @@ def table(run: Run, measure: str = "accuracy", extra: Sequence[str] = ()) -> tup
 
 def legend(runs: Sequence[Run], measure: str) -> str:
     row = runs[0].rows[-1] if runs and runs[0].rows else {}
-    sizes = ", ".join(f"{g}: {row[_key('n', g)]}" for g in groups(runs[:1], "n") if _key("n", g) in row)
+    sizes = ", ".join(f"{g}: {_count(row[_key('n', g)])}" for g in groups(runs[:1], "n") if _key("n", g) in row)
     brackets = ("[min, max] over the merged runs" if any(r.runs > 1 for r in runs)
                 else "its 95% Wilson interval")
     return (f"Eval {measure} in % with {brackets}"
-            + (f"; {row['eval/n']} eval problems ({sizes})" if "eval/n" in row else "")
+            + (f"; {_count(row['eval/n'])} eval problems ({sizes})" if "eval/n" in row else "")
             + (f"; solved / rationalized: of {_count(row['train/problems'])} training problems, "
                "accepted: training examples" if "train/problems" in row else "") + ".")
 

@@ -113,7 +113,9 @@ def test_mean_over_seeds_merges_runs_with_min_max_brackets(tmp_path):
     assert it1["eval/accuracy"] == pytest.approx(0.5) and it1["runs"] == 3
     assert (it1["eval/accuracy_lo"], it1["eval/accuracy_hi"]) == pytest.approx((0.4, 0.6))
     assert it1["train/solved"] == 10
-    assert "[min, max] over the merged runs" in report.render(runs)
+    legend = report.render(runs).splitlines()[0]
+    assert "[min, max] over the merged runs" in legend
+    assert "40 eval problems (digits=1: 20, digits=2: 20)" in legend  # counts, not means (20.0)
 
 
 def test_identical_labels_get_the_directory_name(tmp_path):
