@@ -218,7 +218,8 @@ def summary(row: dict[str, Any]) -> str:
     groups = " ".join(f"{k.removeprefix('eval/accuracy/')}:{v:.2f}" for k, v in row.items()
                       if k.startswith("eval/accuracy/"))
     parts = [f"iter {row['iteration']}", f"eval acc {row['eval/accuracy']:.3f} "
-             f"[{row.get('eval/accuracy_lo', 0):.3f},{row.get('eval/accuracy_hi', 1):.3f}] ({groups})"]
+             f"[{row.get('eval/accuracy_lo', 0):.3f},{row.get('eval/accuracy_hi', 1):.3f}]"
+             + (f" ({groups})" if groups else "")]
     sampled = " ".join(f"{k[5:]} {v:.3f}" for k, v in row.items()
                        if k.startswith(("eval/maj@", "eval/pass@")) and evaluation.parse_key(k)[1] == ""
                        and not k.endswith(("_lo", "_hi")))
