@@ -47,7 +47,10 @@ class RunFiles:
         rows = read_jsonl(self.run_dir / "metrics.jsonl")
         atomic_write_text(self.run_dir / "metrics.csv", to_csv(rows))
         try:
-            atomic_write_bytes(self.run_dir / "accuracy.png", plot_accuracy(rows, title=self.run_dir.name))
+            from star.report import Run, plot  # report draws with this module's plot_panels
+
+            figure = plot([Run(self.run_dir, rows, label=self.run_dir.name)], panels="runs")
+            atomic_write_bytes(self.run_dir / "accuracy.png", figure)
         except Exception as e:  # a plot must never stop a run
             log.warning("could not draw accuracy.png: %s", e)
 
@@ -129,17 +132,6 @@ def plot_panels(panels: Mapping[str, Sequence[Line]], *, xlabel: str = "iteratio
     fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
-
-
-def plot_accuracy(rows: Sequence[Mapping[str, Any]], title: str = "") -> bytes:
-    """One run's greedy eval accuracy against iteration: overall and per group, with 95% bands."""
-    its = [r["iteration"] for r in rows]
-    groups = [k.removeprefix("eval/accuracy/") for k in rows[-1] if k.startswith("eval/accuracy/")] if rows else []
-    lines = [Line(g, its, [r.get(f"eval/accuracy/{g}") for r in rows], width=1) for g in groups]
-    lines.append(Line("overall", its, [r.get("eval/accuracy") for r in rows],
-                      [r.get("eval/accuracy_lo") for r in rows], [r.get("eval/accuracy_hi") for r in rows],
-                      color="black", width=2.5))
-    return plot_panels({title or "eval accuracy": lines})
 
 
 # -- optional trackers ---------------------------------------------------------------------------
