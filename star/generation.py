@@ -45,7 +45,6 @@ class HFGenerator:
 
     def __init__(self, model, tokenizer, cfg: GeneratorConfig):
         self.model, self.tok, self.cfg = model, tokenizer, cfg
-        self.tokens_per_second = 0.0
 
     def generate(self, prompts: Sequence[str], n: int = 1, temperature: float = 0.0,
                  max_new_tokens: int | Sequence[int] = 256, stop: Sequence[str] = (),
@@ -72,7 +71,6 @@ class HFGenerator:
             bar.update(len(batch))
             bar.set_postfix(tok_s=f"{total_tokens / max(time.perf_counter() - t0, 1e-9):.0f}")
         bar.close()
-        self.tokens_per_second = total_tokens / max(time.perf_counter() - t0, 1e-9)
         for i in range(len(prompts)):
             out[i] = [results[(i, j % reps)] for j in range(n)]
         return out

@@ -99,7 +99,6 @@ class VLLMGenerator:
                  lora_rank: int | None, seed: int = 0):
         self.model, self.cfg, self.model_cfg = str(model), cfg, model_cfg
         self.lora_rank, self.seed = lora_rank, seed
-        self.tokens_per_second = 0.0
         self._llm: Any = None
         self._asleep = False
         self._adapter: Any = None  # the LoRARequest generation uses now; None: the base model
@@ -141,9 +140,8 @@ class VLLMGenerator:
         outputs = llm.generate(list(prompts), params, lora_request=self._adapter, use_tqdm=self.cfg.progress)
         out = [[completion(c) for c in o.outputs] for o in outputs]
         seconds = max(time.perf_counter() - t0, 1e-9)
-        self.tokens_per_second = sum(c.tokens for outs in out for c in outs) / seconds
         log.info("vLLM %s: %d prompts x %d in %.1fs (%.0f tokens/s)", desc, len(prompts), n, seconds,
-                 self.tokens_per_second)
+                 sum(c.tokens for outs in out for c in outs) / seconds)
         return [outs if len(outs) == n else outs * n for outs in out]  # greedy: one completion, n times
 
     def release(self) -> None:
