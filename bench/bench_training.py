@@ -21,7 +21,7 @@ if __package__ in (None, ""):  # run as a file (python bench/x.py): make `bench`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import demo_config, demo_model  # noqa: E402
-from star.loop import cold_start_examples
+from star.cold_start import cold_start_examples
 from star.models import load_tokenizer
 from star.training import _trainable, finetune, pack, tokenize
 
@@ -55,7 +55,7 @@ def main() -> None:
     args = ap.parse_args()
     cfg, task = demo_config()
     base = demo_model(cfg, task)
-    examples = cold_start_examples(task, cfg)[: args.examples]
+    examples = cold_start_examples(task, task.seed_rationales(), cfg.model, cfg.seed)[: args.examples]
     tcfg = cfg.trainer
     tcfg.progress = False
     tok = load_tokenizer(base)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from star.checkers.base import Checker
+from star.checkers.base import Checker, Verdict
 from star.checkers.choice import ChoiceChecker
 from star.checkers.exact import ExactChecker
 from star.checkers.extract import validate_strategies
@@ -31,6 +31,7 @@ __all__ = [
     "ExactChecker",
     "MathChecker",
     "NumericChecker",
+    "Verdict",
     "get_checker",
 ]
 

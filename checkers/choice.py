@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from star.checkers.base import Verdict
 from star.checkers.extract import find_answer, gold_answer
 from star.checkers.normalize import normalize_unicode
-from star.types import Verdict
 
 # "A dog ..." is an article; "A because ..." is option A.
 _ARTICLE = re.compile(r"\s+(?!(?:because|since|as|is|was|which|with|for|here)\b)[a-z]")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from star.checkers.base import Verdict
 from star.checkers.extract import find_answer, gold_answer
 from star.checkers.normalize import normalize_text
 from star.checkers.screen import MAX_CHARS
-from star.types import Verdict
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ of strategy names. Anchored strategies (`boxed`, `answer_is`, `hashes`) are all 
 and the one found LAST in the text wins, whatever its place in the tuple: self-corrections
 ("... \\boxed{5}. Wait, ... the answer is 6") are common and the last word is the answer.
 Several boxed answers are never merged. Only when no anchor is found are the fallbacks
-(`final_line`, `last_number`, `whole`) tried, in the tuple's order.
+(`final_line`, `last_number`, `whole`, `bare`) tried, in the tuple's order. `bare` is the
+only fallback that never picks a part of the text: it takes the whole text when that is
+a bare answer, and nothing from code or prose (`star check`'s default, after the anchors).
 
 Everything here is pure string work in linear time, safe on a 100 KB hostile output.
 """
@@ -15,8 +17,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from star.checkers.screen import is_code
+
 ANCHORS = ("boxed", "answer_is", "hashes")
-FALLBACKS = ("final_line", "last_number", "whole")
+FALLBACKS = ("final_line", "last_number", "whole", "bare")
 STRATEGIES = ANCHORS + FALLBACKS
 
 _ANSWER_IS = re.compile(
@@ -26,6 +30,7 @@ _NUMBER = re.compile(r"(?<![\w.])[-\u2212]?\$?(?:\d[\d,]*(?:\.\d+)?|\.\d+)(?:\s*
 _SENTENCE_END = re.compile(r"\.(?=\s|$)|\n")
 _PROSE_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
 _MAX_LINES_UP = 50
+_MAX_SHORT_WORDS = 6  # a bare answer in words: "New York", "(E) none of the above"
 
 
 def matching_brace(text: str, i: int) -> int:
@@ -182,6 +187,31 @@ def is_prose(s: str) -> bool:
     return len(_PROSE_WORD.findall(bare)) >= 2
 
 
+def bare_answer(text: str) -> str | None:
+    """The stripped text when it is a bare answer rather than a model output, else None.
+
+    A bare answer is one line (or one formula written over several lines: a matrix), holds
+    no code, and is no sentence: either not prose ("42", "x = 2", "$\\frac{1}{2}$", "B)",
+    "7 apples"), or a short string of at most six words with no digit and no delimited
+    formula ("New York", "no solution", "(E) none of the above"). "There are 3 ways.",
+    "Solving gives $x = 2$." and `__import__('os').getpid() * 0` give None: a checker
+    would judge them by a number or a formula picked out of them.
+    """
+    s = text.strip()
+    if not s:
+        return None
+    lines = [ln for ln in s.splitlines() if ln.strip()]
+    if len(lines) > 1 and final_line(s) != "\n".join(lines).strip():
+        return None  # several lines that are not one formula: a model output
+    if is_code(s):
+        return None
+    if is_prose(s) and (
+        len(s.split()) > _MAX_SHORT_WORDS or any(c.isdigit() for c in s) or _segment_spans(s)
+    ):
+        return None
+    return s
+
+
 def clean_span(span: str) -> str:
     """The answer at the start of an anchored span: a boxed or delimited formula when there
     is one, else the text up to the end of the first sentence."""
@@ -233,6 +263,8 @@ def find_answer(text: str, strategies: Sequence[str]) -> str | None:
             return number
         if name == "whole":
             return text.strip()
+        if name == "bare" and (bare := bare_answer(text)) is not None:
+            return bare
     return None
 
 

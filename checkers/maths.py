@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from star.checkers.base import Verdict
 from star.checkers.extract import find_answer, gold_answer
 from star.checkers.normalize import compact, normalize_math, text_answer
-from star.checkers.numbers import parse_collection, parse_number
+from star.checkers.numbers import is_nonfinite, parse_collection, parse_number
 from star.checkers.screen import MAX_CHARS, screen
-from star.types import Verdict
 
 _ASSIGNMENT = re.compile(r"^([a-zA-Z](?:_\{?\w+\}?)?)\s*=\s*([^=<>]+)$")
 
@@ -71,7 +71,8 @@ class MathChecker:
             return None
 
     def normalized(self, gold: str, pred: str | None) -> tuple[str, str] | Verdict:
-        """Normalized (gold, pred) strings, or the verdict when one is missing or too long."""
+        """Normalized (gold, pred) strings, or the verdict when one is missing or too long,
+        when the gold is NaN or infinite (unverifiable) or the pred is (incorrect)."""
         if pred is None:
             return Verdict.INCORRECT
         p = self.extract(pred)
@@ -83,7 +84,9 @@ class MathChecker:
         g, p = normalize_math(g), normalize_math(p)
         if not p:
             return Verdict.INCORRECT
-        return (g, p) if g else Verdict.UNVERIFIABLE
+        if not g or is_nonfinite(g) or is_nonfinite(_split_assignment(g)[1]):  # "nan", "x = \infty"
+            return Verdict.UNVERIFIABLE
+        return Verdict.INCORRECT if is_nonfinite(p) else (g, p)
 
     def fast_check(self, gold: str, pred: str | None) -> Verdict | None:
         try:
@@ -91,7 +94,9 @@ class MathChecker:
             if isinstance(pair, Verdict):
                 return pair
             g, p = pair
-            if compact(g) == compact(p):
+            # A gold that mentions \infty is judged by its value, in a worker: "\infty + 1"
+            # is an infinite gold (unverifiable), "(-\infty, 3)" a set of numbers.
+            if compact(g) == compact(p) and "\\infty" not in g:
                 return Verdict.CORRECT
             for decide in (_numbers_verdict, _collections_verdict, _text_verdict):
                 verdict = decide(g, p)
@@ -115,9 +120,9 @@ class MathChecker:
             return pair
         try:
             g, p = symbolic.parse(pair[0]), symbolic.parse(pair[1])
-            if g is None:
-                return Verdict.UNVERIFIABLE  # a gold we cannot read judges nothing
-            if p is None:
+            if g is None or symbolic.nonfinite(g):
+                return Verdict.UNVERIFIABLE  # a gold we cannot read, or NaN or ∞, judges nothing
+            if p is None or symbolic.nonfinite(p):
                 return Verdict.INCORRECT
             return Verdict.CORRECT if symbolic.equal(g, p) else Verdict.INCORRECT
         except Exception:  # RecursionError, MemoryError, sympy internals: not decidable

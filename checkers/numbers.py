@@ -69,6 +69,34 @@ def parse_number(s: str) -> Fraction | None:
     return None
 
 
+# A NaN or an infinity as a whole answer, as floats, JSON and LaTeX write them (after
+# normalize_math: "Infinity" and "∞" are "\\infty" by then), maybe in \\text{} or \\mathrm{}.
+_NONFINITE = re.compile(r"^(?:[+-]|\\pm|\\mp)?(?:nan|inf|infinity|\\infty)$", re.IGNORECASE)
+_WRAPPER = re.compile(r"^\\(?:text|textrm|textbf|mathrm|mathbf|operatorname)\{(.*)\}$")
+
+
+def is_nonfinite(s: str) -> bool:
+    """`s` (normalized) is NaN, an infinity or a plain fraction over zero: no finite number.
+
+    "nan", "NaN", "inf", "-inf", "\\infty", "-\\infty", "\\text{NaN}", "1/0", "\\frac{0}{0}".
+    An interval or a set with an infinite endpoint is not: "(-\\infty, 3)" is a set of numbers.
+    """
+    t = "".join(s.split())
+    if len(t) > 2 * MAX_DIGITS:
+        return False
+    while (m := _WRAPPER.match(t)) is not None:
+        t = m.group(1)
+    if _NONFINITE.match(t):
+        return True
+    for pattern in (_SLASH, _FRAC, _FRAC_SHORT):
+        if (m := pattern.match(t)) is not None:
+            try:
+                return _decimal(m.group(3)) == 0
+            except (ValueError, ZeroDivisionError, ArithmeticError):
+                return False
+    return False
+
+
 # --- collections of plain numbers ----------------------------------------------------------
 
 _MATRIX = re.compile(r"^\\begin\{([pb]?matrix)\}(.*)\\end\{\1\}$", re.DOTALL)

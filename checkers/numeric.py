@@ -3,7 +3,9 @@
 Commas, a currency sign, a trailing period, negative numbers, decimals and simple
 fractions are read; the values are compared as exact fractions. There is deliberately no
 relative tolerance and no x100 leniency: that is where other graders accept 10000 for
-10001 or 0.5 for 50. No sympy anywhere: `fast_check` always answers.
+10001 or 0.5 for 50. NaN and infinity are no numbers: a gold that states one is
+unverifiable, a prediction that mentions one states no number. No sympy anywhere:
+`fast_check` always answers.
 """
 
 from __future__ import annotations
@@ -11,17 +13,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from star.checkers.base import Verdict
 from star.checkers.extract import find_answer, gold_answer
 from star.checkers.normalize import normalize_unicode
 from star.checkers.numbers import MAX_DIGITS, parse_number
-from star.types import Verdict
 
 _FRAC = re.compile(r"\\[dt]?frac\s*\{\s*(-?\d+)\s*\}\s*\{\s*(\d+)\s*\}")
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|(?<![\w\d])-?\.\d+")
+# NaN or an infinity anywhere in a span: "nan", "-inf", "Infinity", "\infty", "∞", "0 \cdot \infty"
+# (as floats, JSON and LaTeX write them; not "Nan", a name).
+_NONFINITE = re.compile(
+    r"(?<![a-zA-Z])(?:nan|NaN|NAN|inf|Inf|INF|infinity|Infinity|INFINITY)(?![a-zA-Z])|\\infty|\u221e"
+)
 
 
 def read_number(text: str) -> str | None:
     """The last number in an answer span, cleaned: "$1,234." -> "1234", "−5" -> "-5"."""
+    if _NONFINITE.search(text):
+        return None  # "\infty - 5" states no finite number, least of all 5
     s = text if text.isascii() else normalize_unicode(text)
     s = s.replace("\\$", "").replace("$", "").replace("\\!", "").replace("{,}", ",")
     s = re.sub(r"(?<=\d)\\?,(?=\d{3})", ",", s)  # 1\,000
@@ -54,10 +63,12 @@ class NumericChecker:
         try:
             if pred is None:
                 return Verdict.INCORRECT
+            g_span = gold_answer(gold) if isinstance(gold, str) else None
+            if g_span is not None and _NONFINITE.search(g_span):
+                return Verdict.UNVERIFIABLE  # a NaN or infinite gold: nothing to verify
             p = self.extract(pred)
             if p is None:
                 return Verdict.INCORRECT
-            g_span = gold_answer(gold) if isinstance(gold, str) else None
             g = read_number(g_span) if g_span else None
             if g is None:
                 return Verdict.UNVERIFIABLE

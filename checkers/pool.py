@@ -27,8 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 
-from star.checkers.base import Checker
-from star.types import Verdict
+from star.checkers.base import Checker, Verdict
 
 log = logging.getLogger(__name__)
 

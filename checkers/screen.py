@@ -233,6 +233,11 @@ def _huge_factorial(s: str) -> bool:
     return False
 
 
+def is_code(s: str) -> bool:
+    """Text that looks like program code (`__`, lambda, import, eval, backticks, \\def...)."""
+    return _CODE.search(s) is not None
+
+
 def screen(s: str) -> str | None:
     """Why `s` must not reach sympy, or None when it may."""
     if len(s) > MAX_CHARS:

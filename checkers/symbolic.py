@@ -399,6 +399,17 @@ def _relations_union(e: Any) -> Any | None:
     return sympy.Union(*parts)
 
 
+def nonfinite(e: Any) -> bool:
+    """A value that is NaN or infinite (`\\infty + 1`, `-\\infty`, `\\frac{1}{0}`: complex
+    infinity). Sets, tuples, matrices and relations are no value: `(-\\infty, 3)` is finite."""
+    if not isinstance(e, sympy.Expr) or isinstance(e, MatrixBase):
+        return False
+    try:
+        return bool(e.has(sympy.nan, sympy.zoo)) or e.is_infinite is True
+    except Exception:  # an assumption query on odd input: not provably infinite
+        return False
+
+
 def _collection(e: Any) -> bool:
     return isinstance(e, (Set, Tuple, MatrixBase))
 

@@ -24,7 +24,7 @@ import time
 import warnings
 from multiprocessing.connection import Connection
 
-from star.types import Verdict
+from star.checkers.base import Verdict
 
 log = logging.getLogger(__name__)
 _HEADROOM_MB = 256

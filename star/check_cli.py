@@ -3,7 +3,12 @@
     star check [--checker math|numeric|choice|exact] [--timeout S] [--workers N] [INPUT] [-o OUTPUT]
 
 Input rows are JSON objects with `gold` and `pred` (a bare answer or a whole model output;
-null means no answer) and optionally `id`. Output rows are `{"id", "verdict", "seconds"}`
+null means no answer) and optionally `id`. `pred` is read as the tasks read a completion
+(tasks/benchmark.py's EXTRACT), then handed to the checker, as in the loop: a whole model
+output gives its anchored answer (`\\boxed{}`, "the answer is ...", "#### ..."), a bare
+answer gives itself, anything else (code, prose with no anchored answer) gives no answer
+and is INCORRECT; never a number picked out of code or prose. `--extract` replaces those
+strategies (fallbacks included, if asked for). Output rows are `{"id", "verdict", "seconds"}`
 in input order (`id` is the row's 0-based index when the input has none). A summary
 (counts, checks/s) goes to stderr. Exit status: 0 when every row got a verdict, even where
 some checks timed out (UNVERIFIABLE); 1 when some input rows were malformed (they are
@@ -18,17 +23,20 @@ import logging
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
 from tqdm import tqdm
 
-from star.checkers import CHECKERS, CheckPool, get_checker
-from star.types import Verdict
+from star.checkers import CHECKERS, Checker, CheckPool, Verdict, get_checker
+from star.checkers.extract import ANCHORS, find_answer, validate_strategies
 
 log = logging.getLogger(__name__)
 BATCH = 1000  # rows per pool call: streams large files, keeps dedup effective
+# The tasks' extraction (anchored strategies only), plus `bare`: the pred itself when it is
+# a bare answer. The checker's own (default) extraction then reads what this returns.
+EXTRACT = (*ANCHORS, "bare")
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per check (default 5)")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--max-memory-mb", type=int, default=1024, help="per worker (0: no cap)")
-    p.add_argument("--extract", help="comma-separated extraction strategies, e.g. boxed,answer_is,final_line")
+    p.add_argument("--extract", help="comma-separated extraction strategies for pred (default: "
+                   f"{','.join(EXTRACT)}; fallbacks: final_line, last_number, whole)")
     p.add_argument("--labels", help="choice checker: valid option labels (default ABCDE)")
     p.add_argument("--case-sensitive", action="store_true", help="exact checker: keep case")
     p.add_argument("--batch-size", type=int, default=BATCH, help=argparse.SUPPRESS)
@@ -61,8 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _checker_options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {}
-    if args.extract:
-        options["extract"] = args.extract
     if args.labels:
         options["labels"] = args.labels
     if args.case_sensitive:
@@ -111,9 +118,22 @@ def _batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
         yield batch
 
 
-def _check_batch(pool: CheckPool, checker: Any, batch: list[Row]) -> list[dict[str, Any]]:
+def pred_answer(pred: str | None, strategies: Sequence[str] = EXTRACT) -> str | None:
+    """The answer `star check` hands the checker for `pred`, as a task's extract_answer
+    does for a completion; None (no answer) when the strategies find none."""
+    if pred is None:
+        return None
+    try:
+        return find_answer(pred, strategies)
+    except Exception:  # plain string work, total like the checkers' own extract
+        return None
+
+
+def _check_batch(
+    pool: CheckPool, checker: Checker, strategies: Sequence[str], batch: list[Row]
+) -> list[dict[str, Any]]:
     valid = [r for r in batch if r.error is None]
-    outcomes = iter(pool.check_timed(checker, [(r.gold, r.pred) for r in valid]))
+    outcomes = iter(pool.check_timed(checker, [(r.gold, pred_answer(r.pred, strategies)) for r in valid]))
     out = []
     for r in batch:
         if r.error is not None:
@@ -122,6 +142,18 @@ def _check_batch(pool: CheckPool, checker: Any, batch: list[Row]) -> list[dict[s
             verdict, seconds = next(outcomes)
             out.append({"id": r.id, "verdict": verdict.value, "seconds": round(seconds, 6)})
     return out
+
+
+def check_rows(
+    pool: CheckPool,
+    checker: Checker,
+    rows: Iterable[Row],
+    strategies: Sequence[str] = EXTRACT,
+    batch_size: int = BATCH,
+) -> Iterator[list[dict[str, Any]]]:
+    """Output rows in input order, one list per batch of input rows (streams large files)."""
+    for batch in _batches(iter(rows), max(1, batch_size)):
+        yield _check_batch(pool, checker, strategies, batch)
 
 
 def _open(path: str, mode: str) -> IO[str]:
@@ -134,6 +166,7 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="star check: %(message)s")
     try:
+        strategies = validate_strategies(args.extract) if args.extract else EXTRACT
         checker = get_checker(args.checker, **_checker_options(args))
         pool = CheckPool(workers=args.workers, timeout=args.timeout, max_memory_mb=args.max_memory_mb)
     except ValueError as e:
@@ -150,12 +183,12 @@ def main(argv: list[str]) -> int:
     progress = tqdm(unit=" rows", disable=not sys.stderr.isatty(), file=sys.stderr)
     try:
         with pool, progress:
-            for batch in _batches(read_rows(src), max(1, args.batch_size)):
-                for row in _check_batch(pool, checker, batch):
+            for out in check_rows(pool, checker, read_rows(src), strategies, args.batch_size):
+                for row in out:
                     counts["malformed" if "error" in row else row["verdict"]] += 1
                     dst.write(json.dumps(row, ensure_ascii=False) + "\n")
                 dst.flush()
-                progress.update(len(batch))
+                progress.update(len(out))
     finally:
         for f in (src, dst):
             if f not in (sys.stdin, sys.stdout):

@@ -1,8 +1,8 @@
 """Console entry point: `star <command> ...`.
 
-The only module that touches Hydra's DictConfig: `star run` composes the config, turns it
-into the typed dataclasses of star.config, instantiates the task, opens the run
-directory, and hands typed values to star.loop.run.
+`star run` composes the config with Hydra, turns it into the typed dataclasses of
+star.config (`to_config`, as every entry point does), instantiates the task
+(`make_task`), opens the run directory, and hands typed values to star.loop.run.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tasks": ("star.task_cli:tasks_main", "list the tasks (conf/task, plus --config-dir DIR) with a description"),
     "task-check": ("star.task_cli:check_main", "validate a task without a model: data, prompts, gold answers"),
     "report": ("star.report_cli:report_main", "per-iteration table and comparison plot over runs or sweeps"),
-    "eval": ("star.report_cli:eval_main", "accuracy vs samples (maj@k, pass@k) for iterations of a run: eval.k=1,4,16"),
+    "eval": ("star.eval_cli:main", "accuracy vs samples (maj@k, pass@k) for iterations of a run: eval.k=1,4,16"),
 }
 
 
@@ -61,9 +61,14 @@ def run_main(argv: list[str]) -> int:
 
     sys.argv = ["star-run", *argv]  # Hydra reads sys.argv; its job name comes from argv[0]
 
+    from star.config import ConfigError
+
     @hydra.main(version_base="1.3", config_path="pkg://star.conf", config_name="config")
     def _main(cfg) -> None:
-        _run(cfg)
+        try:
+            _run(cfg)
+        except ConfigError as e:  # Hydra would print an Exception as a traceback; SystemExit it passes on
+            raise SystemExit(str(e)) from None
 
     try:
         _main()
@@ -81,19 +86,15 @@ def _run(dcfg) -> None:
     from pathlib import Path
 
     from hydra.core.hydra_config import HydraConfig
-    from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from star.config import Config, validate
+    from star.config import make_task, to_config
+    from star.models import quiet_libraries
     from star.rundir import RunDir, RunDirError, atomic_write_text, check_resume, config_hash
 
-    cfg: Config = OmegaConf.to_object(dcfg)
-    validate(cfg)
-    _quiet_libraries()
-    try:
-        task = instantiate(dcfg.task, _convert_="all")
-    except Exception as e:
-        raise SystemExit(f"star run: cannot build the task from the `task` config: {_cause(e)}") from None
+    cfg = to_config(dcfg)
+    quiet_libraries()
+    task = make_task(dcfg.task)
     resolved = OmegaConf.to_container(dcfg, resolve=True)
     digest = config_hash(resolved)
     run_name = cfg.run_name or f"{cfg.experiment or Path(cfg.model.name_or_path).name}-{digest[:8]}"
@@ -114,7 +115,7 @@ def _run(dcfg) -> None:
     from star.loop import run
     from star.tracking import make_trackers
 
-    trackers = make_trackers(cfg.tracker.backends, path, resolved)
+    trackers = make_trackers(cfg.tracker, path, resolved)
     try:
         with CheckPool(cfg.check.workers, cfg.check.timeout, cfg.check.max_memory_mb) as pool:
             rows = run(cfg, task, rundir, pool, trackers)
@@ -126,17 +127,6 @@ def _run(dcfg) -> None:
         log.info("done: eval accuracy %s -> %.3f over %d iterations; metrics in %s",
                  f"{rows[0]['eval/accuracy']:.3f}", rows[-1]["eval/accuracy"], len(rows) - 1,
                  path / "metrics.jsonl")
-
-
-def _quiet_libraries() -> None:
-    """Our own progress bars and summary lines are the output; silence the libraries' chatter."""
-    import warnings
-
-    import transformers
-
-    transformers.utils.logging.disable_progress_bar()  # "Loading weights" per model load
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning, module="peft")
 
 
 def _manifest(resolved: dict, digest: str, cfg) -> dict:
@@ -161,12 +151,6 @@ def _manifest(resolved: dict, digest: str, cfg) -> dict:
         "command": " ".join(["star", "run", *sys.argv[1:]]),
         "results_config": results_config(resolved),
     }
-
-
-def _cause(e: BaseException) -> str:
-    while e.__cause__ is not None:
-        e = e.__cause__
-    return f"{type(e).__name__}: {e}"
 
 
 if __name__ == "__main__":

@@ -1,20 +1,30 @@
-"""Typed schemas for the config groups.
+"""Typed schemas for the config groups, and the one way into them.
 
 Registered with Hydra's ConfigStore as the schema `conf/config.yaml` extends, so a typo in
 a key or a value of the wrong type fails when the config is composed, before any model
-work, with Hydra's own message. Phases receive these dataclasses, never a DictConfig.
-The task group is the exception: its keys are the task class's constructor arguments
-(`_target_` names the class), checked when the task is instantiated, also before any
-model work.
+work, with Hydra's own message. Every entry point turns the composed config into these
+dataclasses through `to_config` (which also validates), and phases receive typed values,
+never a DictConfig. The task group is the exception: its keys are the task class's
+constructor arguments (`_target_` names the class); `make_task` instantiates it and
+checks each given key against the class's annotations, also before any model work.
+The shipped accelerate configs (`conf/accelerate/`) are looked up here too.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, TypeVar
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -56,7 +66,13 @@ class TrainConfig:
 class ColdStartConfig:
     enabled: bool = False
     hint_fraction: float = 0.3  # share of worked examples shown with the answer hint
+    # train.steps is the cap; with a target, training stops once a held-out probe of worked
+    # examples reaches it (star/cold_start.py). null: train all train.steps.
     train: TrainConfig = field(default_factory=lambda: TrainConfig(method="full", steps=300, step_growth=1.0))
+    target: float | None = None  # probe accuracy that ends the cold start
+    measure: str = "min_group"  # min_group: the weakest group's accuracy | overall
+    probe_per_group: int = 50  # worked examples per group held out of training as the probe
+    eval_every: int = 25  # steps between probe evaluations
 
 
 @dataclass
@@ -153,8 +169,12 @@ CHOICES = {
     "trainer.launcher": ("none", "accelerate"), "generator.backend": ("hf", "vllm"),
     "model.dtype": ("auto", "float32", "bfloat16", "float16"), "model.quantization": ("none", "4bit", "8bit"),
     "generator.release": ("sleep", "shutdown"),
-    "model.cold_start.train.method": ("lora", "full"), "tracker.wandb_mode": ("offline", "online"),
+    "model.cold_start.train.method": ("lora", "full"), "model.cold_start.measure": ("min_group", "overall"), "tracker.wandb_mode": ("offline", "online"),
 }
+
+
+class ConfigError(ValueError):
+    """A config value cannot be used; the message names the key."""
 
 
 def validate(cfg: Config) -> None:
@@ -164,7 +184,7 @@ def validate(cfg: Config) -> None:
         for part in key.split("."):
             value = getattr(value, part)
         if value not in allowed:
-            raise SystemExit(f"config error: {key}={value!r} is not one of {', '.join(allowed)}")
+            raise ConfigError(f"config error: {key}={value!r} is not one of {', '.join(allowed)}")
     positive = {"loop.max_per_problem": cfg.loop.max_per_problem, "trainer.steps": cfg.trainer.steps,
                 "trainer.batch_size": cfg.trainer.batch_size, "trainer.seq_len": cfg.trainer.seq_len,
                 "generator.batch_size": cfg.generator.batch_size, "generator.num_samples": cfg.generator.num_samples,
@@ -174,23 +194,141 @@ def validate(cfg: Config) -> None:
                 "trainer.num_processes": 1 if cfg.trainer.num_processes is None else cfg.trainer.num_processes}
     for key, value in positive.items():
         if value < 1:
-            raise SystemExit(f"config error: {key}={value} must be >= 1")
+            raise ConfigError(f"config error: {key}={value} must be >= 1")
     if not 0 < cfg.generator.gpu_memory_utilization <= 1:
-        raise SystemExit(f"config error: generator.gpu_memory_utilization={cfg.generator.gpu_memory_utilization} "
+        raise ConfigError(f"config error: generator.gpu_memory_utilization={cfg.generator.gpu_memory_utilization} "
                          "must be in (0, 1]")
+    cs = cfg.model.cold_start
+    if cs.target is not None and not 0 < cs.target <= 1:
+        raise ConfigError(f"config error: model.cold_start.target={cs.target} must be in (0, 1] (or null)")
+    if cs.target is not None and (cs.probe_per_group < 1 or cs.eval_every < 1):
+        raise ConfigError("config error: model.cold_start.probe_per_group and model.cold_start.eval_every "
+                          "must be >= 1 when model.cold_start.target is set")
     if cfg.loop.iterations < 0:
-        raise SystemExit(f"config error: loop.iterations={cfg.loop.iterations} must be >= 0")
+        raise ConfigError(f"config error: loop.iterations={cfg.loop.iterations} must be >= 0")
     if cfg.generator.temperature < 0:
-        raise SystemExit(f"config error: generator.temperature={cfg.generator.temperature} must be >= 0")
+        raise ConfigError(f"config error: generator.temperature={cfg.generator.temperature} must be >= 0")
     if cfg.eval.samples < 0 or any(not 0 < k <= cfg.eval.samples for k in cfg.eval.k):
-        raise SystemExit(f"config error: eval.k={list(cfg.eval.k)} needs 0 < k <= eval.samples={cfg.eval.samples} "
+        raise ConfigError(f"config error: eval.k={list(cfg.eval.k)} needs 0 < k <= eval.samples={cfg.eval.samples} "
                          "(maj@k and pass@k are computed from eval.samples sampled attempts)")
     if cfg.eval.samples > 0 and cfg.eval.temperature <= 0:
-        raise SystemExit("config error: eval.samples > 0 needs eval.temperature > 0")
+        raise ConfigError("config error: eval.samples > 0 needs eval.temperature > 0")
     if cfg.generator.num_samples > 1 and cfg.generator.temperature == 0:
-        raise SystemExit("config error: generator.num_samples > 1 needs generator.temperature > 0 "
+        raise ConfigError("config error: generator.num_samples > 1 needs generator.temperature > 0 "
                          "(greedy decoding gives the same sample every time)")
     check_environment(cfg)
+
+
+def to_config(composed: Any, schema: type[T] = Config) -> T:  # type: ignore[assignment]
+    """A composed config (DictConfig, or a plain mapping such as a JSON request) as the typed
+    `schema` dataclass: unknown keys and wrong types raise ConfigError naming the key; a full
+    `Config` is also validated (choices, ranges, this machine's environment)."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        node = OmegaConf.merge(OmegaConf.structured(schema), composed)
+        typed = OmegaConf.to_object(node)
+    except OmegaConfBaseException as e:
+        raise ConfigError(f"config error: {e}".splitlines()[0] + _key_of(e)) from None
+    if isinstance(typed, Config):
+        validate(typed)
+    return typed  # type: ignore[return-value]
+
+
+def _key_of(e: Exception) -> str:
+    key = getattr(e, "full_key", None)
+    return f" (key: {key})" if key else ""
+
+
+def make_task(task_cfg: Any) -> Any:
+    """Instantiate the `task` group (`_target_` names the class). Each given key is checked
+    against the class's annotation first, so `task.train_size=abc` fails here, naming the
+    key, rather than as a traceback when a split loads."""
+    from hydra.utils import get_class, instantiate
+    from omegaconf import OmegaConf
+
+    values = OmegaConf.to_container(task_cfg, resolve=True) if OmegaConf.is_config(task_cfg) else dict(task_cfg)
+    target = values.get("_target_")
+    if not target:
+        raise ConfigError("config error: the task config has no _target_ (the class implementing the task)")
+    try:
+        cls = get_class(target)
+    except Exception as e:
+        raise ConfigError(f"config error: task._target_={target!r} cannot be imported: {_cause(e)}") from None
+    check_types(cls, {k: v for k, v in values.items() if not k.startswith("_")}, prefix="task")
+    try:
+        return instantiate(task_cfg, _convert_="all")
+    except Exception as e:
+        raise ConfigError(f"config error: cannot build the task from the `task` config: {_cause(e)}") from None
+
+
+def check_types(cls: type, values: Mapping[str, Any], prefix: str) -> None:
+    """Raise ConfigError for a value that does not fit the annotation of `cls`'s field (or
+    constructor parameter) of that name. Unknown names are left to the constructor."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # unresolvable annotations: the constructor will judge
+        return
+    names = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set(hints)
+    for key, value in values.items():
+        if key in names and key in hints and not _fits(value, hints[key]):
+            raise ConfigError(f"config error: {prefix}.{key}={value!r} is not a valid "
+                              f"{_type_name(hints[key])}")
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any or isinstance(hint, TypeVar):
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is typing.Literal:
+        return value in args
+    if origin in (list, tuple, Sequence, typing.Sequence) or hint in (list, tuple):
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            return False
+        item = args[0] if args and (origin is not tuple or len(args) == 2 and args[1] is Ellipsis) else Any
+        return all(_fits(v, item) for v in value)
+    if origin in (dict, Mapping) or hint is dict:
+        return isinstance(value, Mapping)
+    return True  # a class of the task's own: its constructor judges
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def _cause(e: BaseException) -> str:
+    while e.__cause__ is not None:
+        e = e.__cause__
+    return f"{type(e).__name__}: {e}"
+
+
+def shipped_accelerate_configs() -> list[str]:
+    folder = files("star.conf") / "accelerate"
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def accelerate_config_path(name: str) -> Path:
+    """`name` as a file path, else a config shipped in conf/accelerate/ (ddp, fsdp, ...)."""
+    if Path(name).is_file():
+        return Path(name).resolve()
+    shipped = files("star.conf") / "accelerate" / f"{name.removesuffix('.yaml')}.yaml"
+    if shipped.is_file():
+        return Path(str(shipped))
+    raise FileNotFoundError(f"{name!r} is neither a file nor a shipped config "
+                            f"({', '.join(shipped_accelerate_configs())})")
 
 
 def check_environment(cfg: Config) -> None:
@@ -199,17 +337,15 @@ def check_environment(cfg: Config) -> None:
     from importlib.util import find_spec
 
     if cfg.generator.backend == "vllm" and find_spec("vllm") is None:
-        raise SystemExit("config error: generator.backend=vllm needs vLLM, which is not installed: "
+        raise ConfigError("config error: generator.backend=vllm needs vLLM, which is not installed: "
                          "pip install 'star[vllm]' (on a machine with a CUDA GPU), or use generator=hf")
     if cfg.trainer.launcher == "accelerate":
-        from star.train_process import accelerate_config_path
-
         try:
             path = accelerate_config_path(cfg.trainer.accelerate_config)
         except FileNotFoundError as e:
-            raise SystemExit(f"config error: trainer.accelerate_config: {e}") from None
+            raise ConfigError(f"config error: trainer.accelerate_config: {e}") from None
         if "deepspeed" in path.read_text().lower() and find_spec("deepspeed") is None:
-            raise SystemExit(f"config error: trainer.accelerate_config={cfg.trainer.accelerate_config} uses "
+            raise ConfigError(f"config error: trainer.accelerate_config={cfg.trainer.accelerate_config} uses "
                              "DeepSpeed, which is not installed: pip install deepspeed")
     needs_gpu = [f"model.quantization={cfg.model.quantization}"] if cfg.model.quantization != "none" else []
     needs_gpu += [f"model.device={cfg.model.device}"] if cfg.model.device.startswith("cuda") else []
@@ -217,14 +353,14 @@ def check_environment(cfg: Config) -> None:
         import torch
 
         if not torch.cuda.is_available():
-            raise SystemExit(f"config error: {' and '.join(needs_gpu)} needs a CUDA GPU, and none is "
+            raise ConfigError(f"config error: {' and '.join(needs_gpu)} needs a CUDA GPU, and none is "
                              "visible here (torch.cuda.is_available() is False)")
     if cfg.model.quantization != "none":
         if find_spec("bitsandbytes") is None:
-            raise SystemExit(f"config error: model.quantization={cfg.model.quantization} needs bitsandbytes: "
+            raise ConfigError(f"config error: model.quantization={cfg.model.quantization} needs bitsandbytes: "
                              "pip install bitsandbytes")
         if cfg.trainer.method != "lora":
-            raise SystemExit("config error: a quantized model trains through LoRA only (QLoRA): "
+            raise ConfigError("config error: a quantized model trains through LoRA only (QLoRA): "
                              "use trainer=lora with model.quantization")
 
 

@@ -1,4 +1,5 @@
-"""Evaluation: held-out accuracy, overall and per difficulty group, with 95% intervals.
+"""Metrics: held-out accuracy, overall and per difficulty group, with 95% intervals; what
+the training side of an iteration did; and the one summary line per iteration.
 
 Three measures, each a per-problem value in [0, 1] averaged over the problems:
 
@@ -16,8 +17,9 @@ Every value comes with a 95% Wilson score interval over the problems. For greedy
 that is the usual binomial interval; for pass@k and block-averaged maj@k the per-problem
 values are fractions, whose variance is at most p(1 - p), so the interval is conservative.
 
-Metric keys follow one grammar: `eval/<measure>[/<kind>=<value>]`, e.g. `eval/accuracy`,
-`eval/accuracy/digits=3`, `eval/maj@8_lo/digits=3`, `eval/pass@4_hi`, `eval/n/digits=3`.
+Metric keys follow one grammar, built by `key`: `<section>/<measure>[/<kind>=<value>]`,
+e.g. `eval/accuracy`, `eval/accuracy/digits=3`, `eval/maj@8_lo/digits=3`, `eval/pass@4_hi`,
+`eval/n/digits=3`, `train/solve_rate/digits=3`, `train/rationalization_rate/digits=3`.
 
 In a run directory, `eval.jsonl` holds the greedy sample of every problem at index 0 and,
 with `eval.samples=n`, n samples at `eval.temperature` at indices 1..n (`join`/`split`).
@@ -30,11 +32,33 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
-from star.types import Problem, Sample, Verdict
+from star.types import Example, Problem, Sample, Task, Verdict
 
 Z95 = 1.959964  # the normal quantile of a two-sided 95% interval
 KEY = re.compile(r"^eval/(?P<measure>[^/]+)(?:/(?P<group>.+))?$")
+
+
+# -- keys ----------------------------------------------------------------------------------------
+def key(measure: str, group: str = "", section: str = "eval") -> str:
+    """`eval/accuracy`, `eval/accuracy/digits=3`, `train/yield/digits=3`: every metric key."""
+    return f"{section}/{measure}" + (f"/{group}" if group else "")
+
+
+def group_names(task: Task, problem: Problem) -> list[str]:
+    """A problem's groups as key suffixes: ["digits=3"]."""
+    return [f"{kind}={value}" for kind, value in task.groups(problem).items()]
+
+
+def by_group(task: Task, problems: Sequence[Problem]) -> dict[str, list[Problem]]:
+    """The problems of each group ("" for all of them), groups in natural order."""
+    out: dict[str, list[Problem]] = defaultdict(list)
+    for p in problems:
+        out[""].append(p)
+        for g in group_names(task, p):
+            out[g].append(p)
+    return {g: out[g] for g in sorted(out, key=natural)}
 
 
 # -- estimators --------------------------------------------------------------------------------
@@ -127,31 +151,21 @@ def _check_k(problems: Sequence[Problem], samples: Sequence[Sample], ks: Sequenc
 
 
 # -- summaries -----------------------------------------------------------------------------------
-def summarize(measure: str, problems: Sequence[Problem], values: Mapping[str, float], task) -> dict[str, float]:
+def summarize(measure: str, problems: Sequence[Problem], values: Mapping[str, float], task: Task) -> dict[str, float]:
     """Mean, and its 95% interval, of per-problem values, overall and per group:
     `eval/<measure>`, `eval/<measure>_lo`, `eval/<measure>_hi` (+ `/<kind>=<value>`)."""
-    groups: dict[str, list[float]] = defaultdict(list)
-    for p in problems:
-        groups[""].append(values[p.id])
-        for kind, value in task.groups(p).items():
-            groups[f"/{kind}={value}"].append(values[p.id])
     out: dict[str, float] = {}
-    for g in sorted(groups, key=natural):
-        mean = sum(groups[g]) / len(groups[g])
-        lo, hi = wilson(mean, len(groups[g]))
-        out |= {f"eval/{measure}{g}": round(mean, 6), f"eval/{measure}_lo{g}": round(lo, 6),
-                f"eval/{measure}_hi{g}": round(hi, 6)}
+    for g, members in by_group(task, problems).items():
+        mean = sum(values[p.id] for p in members) / len(members)
+        lo, hi = wilson(mean, len(members))
+        out |= {key(measure, g): round(mean, 6), key(f"{measure}_lo", g): round(lo, 6),
+                key(f"{measure}_hi", g): round(hi, 6)}
     return out
 
 
-def counts(problems: Sequence[Problem], task) -> dict[str, int]:
+def counts(problems: Sequence[Problem], task: Task) -> dict[str, int]:
     """`eval/n` overall and per group."""
-    out: Counter[str] = Counter()
-    for p in problems:
-        out["eval/n"] += 1
-        for kind, value in task.groups(p).items():
-            out[f"eval/n/{kind}={value}"] += 1
-    return dict(sorted(out.items(), key=lambda kv: natural(kv[0])))
+    return {key("n", g): len(members) for g, members in by_group(task, problems).items()}
 
 
 def sampled_metrics(problems: Sequence[Problem], samples: Sequence[Sample], task, pool,
@@ -181,6 +195,59 @@ def accuracy(problems: Sequence[Problem], samples: Sequence[Sample], task, pool=
         out |= sampled_metrics(problems, sampled, task, pool, ks or [max(s.index for s in sampled) + 1])
     out["eval/tokens"] = sum(s.tokens for s in samples)
     return out
+
+
+# -- the training side of an iteration -------------------------------------------------------------
+def train_metrics(task: Task, problems: Sequence[Problem], samples: Sequence[Sample], hinted: Sequence[Sample],
+                  examples: Sequence[Example], steps: int, train_log: Mapping[str, Any]) -> dict[str, Any]:
+    """What the iteration's training side did: solve rate without hint, rationalization rate
+    (of the unsolved problems), both per group too; accepted examples and their share of
+    problems per group (yield); hinted samples rejected for repeating the hint;
+    unverifiable verdicts, generated tokens, mean accepted rationale length, steps, loss."""
+    solved = {s.problem_id for s in samples if s.verdict is Verdict.CORRECT}
+    rationalized = {s.problem_id for s in hinted if s.verdict is Verdict.CORRECT and not s.rejected}
+    tokens = {(s.problem_id, s.completion): s.tokens for s in [*samples, *hinted]}
+    accepted = {e.problem_id for e in examples}
+    row: dict[str, Any] = {
+        "train/problems": len(problems),
+        "train/solved": len(solved),
+        "train/rationalized": len(rationalized),
+        "train/accepted": len(examples),
+        "train/hint_leaks": sum(s.rejected == "hint-leak" for s in hinted),
+        "train/unverifiable": sum(s.verdict is Verdict.UNVERIFIABLE for s in [*samples, *hinted]),
+        "train/tokens": sum(s.tokens for s in [*samples, *hinted]),
+        "train/rationale_tokens": (sum(tokens.get((e.problem_id, e.completion), 0) for e in examples)
+                                   / max(len(examples), 1)),
+        "train/steps": train_log.get("steps", steps),
+        "train/loss": train_log.get("loss_last"),
+    }
+    for g, members in by_group(task, problems).items():
+        ids = [p.id for p in members]
+        failed = [i for i in ids if i not in solved]
+        row[key("solve_rate", g, "train")] = round((len(ids) - len(failed)) / len(ids), 6)
+        row[key("rationalization_rate", g, "train")] = round(
+            sum(i in rationalized for i in failed) / max(len(failed), 1), 6)
+        if g:
+            row[key("yield", g, "train")] = round(sum(i in accepted for i in ids) / len(ids), 6)
+    return row
+
+
+def summary(row: Mapping[str, Any]) -> str:
+    """One line per iteration: accuracy with its 95% interval, per group, maj@k/pass@k, train side, seconds."""
+    groups = " ".join(f"{k.removeprefix('eval/accuracy/')}:{v:.2f}" for k, v in row.items()
+                      if k.startswith("eval/accuracy/"))
+    parts = [f"iter {row['iteration']}", f"eval acc {row['eval/accuracy']:.3f} "
+             f"[{row.get('eval/accuracy_lo', 0):.3f},{row.get('eval/accuracy_hi', 1):.3f}]"
+             + (f" ({groups})" if groups else "")]
+    sampled = " ".join(f"{k[5:]} {v:.3f}" for k, v in row.items()
+                       if k.startswith(("eval/maj@", "eval/pass@")) and (parse_key(k) or ("", "x"))[1] == ""
+                       and not k.endswith(("_lo", "_hi")))
+    parts += [sampled] if sampled else []
+    if "train/solved" in row:
+        parts.append(f"solved {row['train/solved']}/{row['train/problems']} "
+                     f"rationalized {row['train/rationalized']} accepted {row['train/accepted']}")
+    parts.append(" ".join(f"{k[5:-2]} {v:.0f}s" for k, v in row.items() if k.startswith("time/")))
+    return " | ".join(parts)
 
 
 # -- eval.jsonl: greedy at index 0, samples at 1..n -----------------------------------------------

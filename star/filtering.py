@@ -1,6 +1,7 @@
 """Filter: from checked samples to the training set.
 
-Keeps correct samples only (unverifiable is never accepted), drops duplicate rationales
+Keeps correct samples only (unverifiable is never accepted, nor a sample rejected for
+another reason, such as a hinted one that repeats its hint), drops duplicate rationales
 for the same problem, and caps how many a problem contributes, so that easy problems with
 many identical correct samples do not crowd out the rest.
 """
@@ -20,7 +21,7 @@ def select(samples: Iterable[Sample], max_per_problem: int) -> list[Example]:
     kept: dict[str, int] = {}
     out: list[Example] = []
     for s in samples:
-        if s.verdict is not Verdict.CORRECT:
+        if s.verdict is not Verdict.CORRECT or s.rejected:
             continue
         key = (s.problem_id, " ".join(s.completion.split()))
         if key in seen or kept.get(s.problem_id, 0) >= max_per_problem:

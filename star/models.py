@@ -3,9 +3,9 @@
 The embedded default (`model=tiny`) needs no download: a byte-level tokenizer (every byte
 is a token, so any text encodes) wrapped as a transformers fast tokenizer, and a small
 Llama-style model built from a config. Both are written with `save_pretrained` and read
-back with `from_pretrained`, the very path a real model takes. A cold start (DeepSeek-R1's
-stage 1) fine-tunes the starting model on the task's worked rationales; its result is
-cached under a key that covers everything that changes it.
+back with `from_pretrained`, the very path a real model takes; the built model is cached
+under a key that covers everything that changes it. (The cold start that turns the base
+model into the starting model is star.cold_start.)
 
 On a GPU (`model=hf`): bf16 where the card has it, a device map for models that need
 several GPUs, a chosen attention implementation, a chat template from the config, and
@@ -28,7 +28,6 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenize
 from star import __version__
 from star.config import ModelConfig, TinyConfig
 from star.rundir import atomic_dir
-from star.types import Example
 
 log = logging.getLogger(__name__)
 
@@ -217,36 +216,31 @@ def load_model(path: str | Path, cfg: ModelConfig, adapter: Path | None = None, 
     return model
 
 
-def starting_model(cfg: ModelConfig, seeds: list[Example], seed: int) -> Path:
-    """The directory of the model every STaR iteration starts from (cold-started if asked).
-
-    Built models and cold starts are cached: the same inputs give the same directory.
-    """
+def base_model(cfg: ModelConfig, seed: int) -> str | Path:
+    """The model a run starts from before any cold start: the embedded tiny model (built
+    and cached on first use), a local directory, or a hub name."""
     if cfg.name_or_path == TINY:
         base = _tiny_dir(cfg, seed)
         if not (base / "config.json").exists():
             log.info("building the embedded tiny model in %s", base)
             build_tiny(base, cfg.tiny, seed)
-    else:
-        base = Path(cfg.name_or_path) if Path(cfg.name_or_path).exists() else cfg.name_or_path
-    if not cfg.cold_start.enabled:
-        return Path(base) if isinstance(base, Path) else base  # type: ignore[return-value]
-    if not seeds:
-        raise ValueError("model.cold_start.enabled=true but the task supplies no seed rationales")
-    from star.training import finetune  # training imports this module
+        return base
+    return Path(cfg.name_or_path) if Path(cfg.name_or_path).exists() else cfg.name_or_path
 
-    key = _key({
-        "base": str(base), "cold_start": asdict(cfg.cold_start), "seed": seed, "version": __version__,
-        "examples": hashlib.sha256(json.dumps([e.to_dict() for e in seeds]).encode()).hexdigest(),
-    })
-    out = cache_dir() / "cold_start" / key
-    if (out / "config.json").exists():
-        log.info("cold start: reusing cached model %s", out)
-        return out
-    log.info("cold start: %d worked examples, %d steps -> %s", len(seeds), cfg.cold_start.train.steps, out)
-    with atomic_dir(out, replace=False) as tmp:  # a killed cold start leaves no half-written cache
-        finetune(base, seeds, cfg.cold_start.train, tmp, seed=seed, model_cfg=cfg, merge=True)
-    return out
+
+def quiet_libraries() -> None:
+    """Our own progress bars and summary lines are the output; silence the libraries' chatter."""
+    import warnings
+
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()  # "Loading weights" per model load
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning, module="peft")
+
+
+def cache_key(obj: object) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _tiny_dir(cfg: ModelConfig, seed: int) -> Path:
@@ -254,10 +248,8 @@ def _tiny_dir(cfg: ModelConfig, seed: int) -> Path:
     definition is in the key: a change to it (a special token, the post-processor) must
     not reuse a model built for the old one."""
     tokenizer = build_tiny_tokenizer().backend_tokenizer.to_str()
-    key = _key({"tiny": asdict(cfg.tiny), "seed": seed, "version": __version__, "build": TINY_BUILD,
+    key = cache_key({"tiny": asdict(cfg.tiny), "seed": seed, "version": __version__, "build": TINY_BUILD,
                 "tokenizer": hashlib.sha256(tokenizer.encode()).hexdigest()})
     return cache_dir() / "models" / f"tiny-{key}"
 
 
-def _key(obj: object) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from star.evaluation import natural, parse_key
+from star.plots import Line, plot_panels, to_csv
 from star.rundir import read_jsonl
-from star.tracking import Line, plot_panels, to_csv
 
 log = logging.getLogger(__name__)
 FORMATS = ("text", "markdown", "csv", "json")

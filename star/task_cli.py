@@ -135,12 +135,12 @@ def check_main(argv: list[str]) -> int:
     except Exception as e:
         print(f"star task-check: config error: {_cause(e)}", file=sys.stderr)
         return 2
-    from hydra.utils import instantiate
+    from star.config import ConfigError, make_task
 
     try:
-        task = instantiate(cfg.task, _convert_="all")
-    except Exception as e:
-        print(f"star task-check: cannot build the task from the `task` config: {_cause(e)}", file=sys.stderr)
+        task = make_task(cfg.task)
+    except ConfigError as e:
+        print(f"star task-check: {e}", file=sys.stderr)
         return 1
     from star.checkers import CheckPool
 
@@ -160,7 +160,7 @@ def check_main(argv: list[str]) -> int:
 
 def check_task(task: Any, pool: Any, eval_split: str = "eval") -> Report:
     """Everything `star task-check` verifies, as a report (lines to print, failures)."""
-    from star.tasks.base import Task
+    from star.types import Task
 
     r = Report()
     if not isinstance(task, Task):

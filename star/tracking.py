@@ -8,25 +8,23 @@ iteration (`RunFiles`). TensorBoard, MLflow and W&B are optional extras
 `<run dir>/tensorboard/`, MLflow in `sqlite:///<run dir>/mlflow.db`, W&B in offline mode
 under `<run dir>/wandb/`. A resumed run logs into the same MLflow and W&B run.
 
-`plot_panels` draws every figure of star (accuracy.png, `star report`, `star eval`): a
-grid of panels, each with lines and their 95% bands.
+The figures themselves are drawn by star.report (with star.plots).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import logging
 import math
 import re
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from star.config import TrackerConfig
+from star.config import ConfigError, TrackerConfig
+from star.plots import to_csv
+from star.report import Run, plot
 from star.rundir import atomic_write_bytes, atomic_write_text, read_jsonl, results_config
 
 log = logging.getLogger(__name__)
@@ -47,8 +45,6 @@ class RunFiles:
         rows = read_jsonl(self.run_dir / "metrics.jsonl")
         atomic_write_text(self.run_dir / "metrics.csv", to_csv(rows))
         try:
-            from star.report import Run, plot  # report draws with this module's plot_panels
-
             figure = plot([Run(self.run_dir, rows, label=self.run_dir.name)], panels="runs")
             atomic_write_bytes(self.run_dir / "accuracy.png", figure)
         except Exception as e:  # a plot must never stop a run
@@ -58,97 +54,20 @@ class RunFiles:
         pass
 
 
-def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    keys: list[str] = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
-
-
-# -- figures ------------------------------------------------------------------------------------
-@dataclass
-class Line:
-    """One curve of a panel; `lo`/`hi` (optional) draw its 95% band."""
-
-    label: str
-    x: Sequence[float]
-    y: Sequence[float | None]
-    lo: Sequence[float | None] | None = None
-    hi: Sequence[float | None] | None = None
-    color: str | None = None
-    style: str = "-"
-    width: float = 1.5
-
-
-def plot_panels(panels: Mapping[str, Sequence[Line]], *, xlabel: str = "iteration",
-                ylabel: str = "eval accuracy", title: str = "", log2x: bool = False) -> bytes:
-    """A grid of panels (up to 3 across), one legend for all, as PNG bytes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cols = min(len(panels), 3) or 1
-    rows = math.ceil(len(panels) / cols) or 1
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows + 0.6), dpi=100, squeeze=False,
-                             sharey=True)
-    handles: dict[str, Any] = {}
-    for ax, (name, lines) in zip(axes.flat, panels.items(), strict=False):
-        xs: set[float] = set()
-        for line in lines:
-            pts = [(x, y) for x, y in zip(line.x, line.y, strict=True) if y is not None]
-            if not pts:
-                continue
-            (h,) = ax.plot(*zip(*pts, strict=True), line.style, color=line.color, lw=line.width,
-                           marker="o", ms=3, label=line.label)
-            handles.setdefault(line.label, h)
-            if line.lo is not None and line.hi is not None:
-                band = [(x, lo, hi) for x, lo, hi in zip(line.x, line.lo, line.hi, strict=True)
-                        if lo is not None and hi is not None]
-                if band:
-                    ax.fill_between(*zip(*band, strict=True), color=h.get_color(), alpha=0.12, lw=0)
-            xs |= {x for x, _ in pts}
-        ax.set(title=name, xlabel=xlabel, ylim=(-0.02, 1.02))
-        if log2x:
-            ax.set_xscale("log", base=2)
-        if xs and len(xs) <= 20:
-            ax.set_xticks(sorted(xs), [f"{x:g}" for x in sorted(xs)])
-        ax.grid(alpha=0.3)
-    for ax in axes.flat[len(panels):]:
-        ax.set_visible(False)
-    for ax in axes[:, 0]:
-        ax.set_ylabel(ylabel)
-    if title:
-        fig.suptitle(title)
-    if handles:
-        fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(len(handles), 4), fontsize=8,
-                   frameon=False)
-    fig.tight_layout(rect=(0, min(0.08 * math.ceil(len(handles) / 4), 0.3) / rows, 1, 1))
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
-
-
 # -- optional trackers ---------------------------------------------------------------------------
-def make_trackers(backends: Sequence[str], run_dir: Path, config: Mapping[str, Any]) -> list[Tracker]:
-    """RunFiles, plus one tracker per selected backend; a missing extra stops the run here,
-    before any model work, with the command that installs it."""
-    cfg = TrackerConfig(**{k: v for k, v in (config.get("tracker") or {}).items()
-                           if k in TrackerConfig.__dataclass_fields__})
+def make_trackers(cfg: TrackerConfig, run_dir: Path, config: Mapping[str, Any]) -> list[Tracker]:
+    """RunFiles, plus one tracker per backend in `cfg.backends`; a missing extra stops the
+    run here, before any model work, with the command that installs it. `config` (the
+    resolved config) is logged as the run's parameters."""
     trackers: list[Tracker] = [RunFiles(run_dir)]
-    for name in backends:
+    for name in cfg.backends:
         if name not in BACKENDS:
-            raise SystemExit(f"config error: tracker backend {name!r} is unknown (available: {', '.join(BACKENDS)})")
+            raise ConfigError(f"config error: tracker backend {name!r} is unknown (available: {', '.join(BACKENDS)})")
         try:
             trackers.append(BACKENDS[name](Path(run_dir), config, cfg))
         except ImportError as e:
-            raise SystemExit(f"config error: tracker={name} needs the {name} extra, which is not installed "
-                             f"({e}): pip install 'star[{name}]'") from None
+            raise ConfigError(f"config error: tracker={name} needs the {name} extra, which is not installed "
+                              f"({e}): pip install 'star[{name}]'") from None
     return trackers
 
 

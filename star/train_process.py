@@ -1,6 +1,7 @@
-"""The training stage as its own group of processes, under `accelerate launch`.
+"""Where a training stage runs: in this process, or as its own group of processes.
 
-With `trainer.launcher=accelerate` the loop's fine-tuning stage runs as
+`train` is the one place that decides: `trainer.launcher=none` calls
+star.training.finetune here; `trainer.launcher=accelerate` runs the stage as
 
     accelerate launch --config_file conf/accelerate/<name>.yaml --num_processes N \\
         --main_process_port P -m star.train_process REQUEST.json
@@ -24,30 +25,26 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, replace
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from star.config import ModelConfig, TrainConfig
+from star.config import ModelConfig, TrainConfig, accelerate_config_path, to_config
+from star.training import finetune
 from star.types import Example
 
 log = logging.getLogger(__name__)
 
 
-def shipped_accelerate_configs() -> list[str]:
-    folder = files("star.conf") / "accelerate"
-    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
-
-
-def accelerate_config_path(name: str) -> Path:
-    """`name` as a file path, else a config shipped in conf/accelerate/ (ddp, fsdp, ...)."""
-    if Path(name).is_file():
-        return Path(name).resolve()
-    shipped = files("star.conf") / "accelerate" / f"{name.removesuffix('.yaml')}.yaml"
-    if shipped.is_file():
-        return Path(str(shipped))
-    raise FileNotFoundError(f"{name!r} is neither a file nor a shipped config "
-                            f"({', '.join(shipped_accelerate_configs())})")
+def train(base: str | Path, examples: Sequence[Example], cfg: TrainConfig, out: Path, *, steps: int,
+          seed: int, model_cfg: ModelConfig, init_adapter: Path | None = None) -> dict[str, Any]:
+    """One training stage, here (`trainer.launcher=none`) or under `accelerate launch`."""
+    if not examples:
+        raise ValueError("nothing to train on: the accepted set is empty")
+    if cfg.launcher == "accelerate":
+        return launch(base, examples, cfg, out, steps=steps, seed=seed, model_cfg=model_cfg,
+                      init_adapter=init_adapter)
+    return finetune(base, examples, cfg, out, steps=steps, seed=seed, model_cfg=model_cfg,
+                    init_adapter=init_adapter)
 
 
 def default_num_processes() -> int:
@@ -102,21 +99,17 @@ def _child_env() -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     """One rank: rebuild the typed configs from the request and fine-tune in this process."""
-    from omegaconf import OmegaConf
-
-    from star.training import finetune
-
     argv = sys.argv[1:] if argv is None else argv
     request = json.loads(Path(argv[0]).read_text())
     rank = int(os.environ.get("RANK", "0"))
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
                         format=f"[rank {rank}] %(levelname)s %(name)s: %(message)s")
-    train: TrainConfig = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainConfig), request["train"]))
-    model: ModelConfig = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ModelConfig), request["model"]))
-    train = replace(train, launcher="none", progress=train.progress and rank == 0)
+    train_cfg = to_config(request["train"], TrainConfig)
+    model = to_config(request["model"], ModelConfig)
+    train_cfg = replace(train_cfg, launcher="none", progress=train_cfg.progress and rank == 0)
     examples = [Example.from_dict(e) for e in request["examples"]]
     init = Path(request["init_adapter"]) if request["init_adapter"] else None
-    finetune(request["base"], examples, train, Path(request["out"]), steps=request["steps"],
+    finetune(request["base"], examples, train_cfg, Path(request["out"]), steps=request["steps"],
              seed=request["seed"], model_cfg=model, init_adapter=init)
     return 0
 

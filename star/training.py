@@ -5,9 +5,9 @@ example; with no attention mask, transformers detects the packing from the posit
 and builds a block-diagonal causal mask, so examples in a row never attend to each other.
 Packing keeps the whole batch useful (padding random batches wastes about half the
 compute, and grouping batches by length hurts learning). The optimizer loop is
-transformers' Trainer, which also runs unchanged under `accelerate launch` (DDP, FSDP,
-DeepSpeed): `trainer.launcher=accelerate` hands the stage to star.train_process, whose
-ranks call `finetune` again. Every rank packs the same rows (same seed); the sampler
+transformers' Trainer, in this process; it also runs unchanged under `accelerate launch`
+(DDP, FSDP, DeepSpeed), where each rank of star.train_process calls `finetune` (that
+module alone decides which way a stage trains). Every rank packs the same rows (same seed); the sampler
 deals the batches out, so N processes of `batch_size` B see the global batches of one
 process of N x B. The logged loss is the mean over ranks, the same number on each;
 only rank 0 writes.
@@ -31,6 +31,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from star.config import ModelConfig, TrainConfig
+from star.models import device_for, dtype_for, from_pretrained, load_tokenizer
 from star.types import Example
 
 log = logging.getLogger(__name__)
@@ -139,24 +140,16 @@ class _Record(TrainerCallback):
 
 def finetune(base: str | Path, examples: Sequence[Example], cfg: TrainConfig, out: Path, *,
              steps: int | None = None, seed: int, model_cfg: ModelConfig,
-             init_adapter: Path | None = None, merge: bool = False) -> dict[str, Any]:
-    """Fine-tune `base` (plus `init_adapter`, to continue from a previous iteration) on
-    `examples` for `steps` optimizer steps and save into `out`: a LoRA adapter, or, for
-    full fine-tuning or `merge=True`, a whole model with its tokenizer. Returns the stats
-    also written to `out/train_log.json`. With `cfg.launcher == "accelerate"` this runs
-    in `accelerate launch` subprocesses, rank 0 writing `out`."""
-    from star.models import device_for, dtype_for, from_pretrained, load_tokenizer
-
+             init_adapter: Path | None = None, merge: bool = False,
+             callbacks: Sequence[TrainerCallback] = ()) -> dict[str, Any]:
+    """Fine-tune `base` (plus `init_adapter`, to continue from a previous iteration's LoRA
+    adapter) on `examples` for at most `steps` optimizer steps (a callback may stop it
+    earlier) and save into `out`: a LoRA adapter, or, for full fine-tuning or
+    `merge=True`, a whole model with its tokenizer. Returns the stats also written to
+    `out/train_log.json`. Runs in this process (as one rank, under a launcher)."""
     steps = cfg.steps if steps is None else steps
     if not examples:
         raise ValueError("nothing to train on: the accepted set is empty")
-    if cfg.launcher == "accelerate":
-        if merge:
-            raise ValueError("merge=True (cold start) trains in this process: use launcher=none for it")
-        from star.train_process import launch
-
-        return launch(base, examples, cfg, out, steps=steps, seed=seed, model_cfg=model_cfg,
-                      init_adapter=init_adapter)
     tok = load_tokenizer(base, model_cfg)
     rows = pack(tokenize(examples, tok, cfg.seq_len), cfg.seq_len, tok.pad_token_id, seed)
     if not rows:
@@ -189,16 +182,18 @@ def finetune(base: str | Path, examples: Sequence[Example], cfg: TrainConfig, ou
     )
     record = _Record(cfg.progress)
     trainer = Trainer(model=model, args=args, train_dataset=_Rows(rows), data_collator=_collate,
-                      callbacks=[record])
+                      callbacks=[record, *callbacks])
     trainer.pop_callback(PrinterCallback)  # it prints every log dict; _Record shows the loss
     trainer.pop_callback(ProgressCallback)
     t0 = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - t0
+    done = trainer.state.global_step  # fewer than `steps` when a callback stopped training
     stats = {
-        "examples": len(examples), "rows": len(rows), "steps": steps, "seconds": round(seconds, 3),
+        "init": {"model": str(base), "adapter": str(init_adapter) if init_adapter else None},
+        "examples": len(examples), "rows": len(rows), "steps": done, "seconds": round(seconds, 3),
         "processes": trainer.args.world_size,
-        "tokens": steps * cfg.batch_size * cfg.grad_accum * cfg.seq_len * trainer.args.world_size,
+        "tokens": done * cfg.batch_size * cfg.grad_accum * cfg.seq_len * trainer.args.world_size,
         "fill": round(sum(int((r["labels"] != IGNORE).sum()) for r in rows) / (len(rows) * cfg.seq_len), 3),
         "loss_first": record.losses[0] if record.losses else math.nan,
         "loss_last": record.losses[-1] if record.losses else math.nan,

@@ -1,26 +1,21 @@
-"""Frozen records that cross module boundaries: problems, samples, verdicts, training examples.
+"""The records and the one protocol that cross module boundaries: problems, samples,
+training examples, and the `Task` every plugin implements.
 
-Everything the loop writes to the run directory is one of these, serialized with `to_dict`
-and read back with `from_dict`, so a resumed run sees exactly what an uninterrupted one saw.
+Everything the loop writes to the run directory is one of these records, serialized with
+`to_dict` and read back with `from_dict`, so a resumed run sees exactly what an
+uninterrupted one saw. `Verdict` is the checkers' own type (star.checkers.base),
+re-exported here.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
+from star.checkers.base import Checker, Verdict
 
-class Verdict(str, enum.Enum):
-    """A checker's answer. UNVERIFIABLE (timeout, unparsable, pathological) is never accepted."""
-
-    CORRECT = "correct"
-    INCORRECT = "incorrect"
-    UNVERIFIABLE = "unverifiable"
-
-    def __str__(self) -> str:  # json.dumps writes the value, not "Verdict.CORRECT"
-        return self.value
+__all__ = ["Checker", "Example", "Problem", "Prompt", "Sample", "Task", "Verdict"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +56,7 @@ class Sample:
     verdict: Verdict
     hinted: bool = False
     tokens: int = 0  # generated tokens
+    rejected: str | None = None  # why a correct sample may not train, e.g. "hint-leak"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -87,3 +83,46 @@ class Example:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Example:
         return cls(**d)
+
+
+# A prompt is either plain text (few-shot, for base models) or chat messages, which the
+# loop renders with the tokenizer's chat template (see star.prompting).
+Prompt = str | list[dict[str, str]]
+
+
+@runtime_checkable
+class Task(Protocol):
+    """What the loop needs from a benchmark, and nothing more (as in lm-evaluation-harness:
+    data plus a few hooks). The registry is the `conf/task/` config group: each YAML's
+    `_target_` names a class, so any importable class that fits this protocol is a task.
+    Optional hooks, looked up with getattr: `hint_markers(problem, hint)` (see
+    star.rationalization)."""
+
+    name: str
+    description: str  # one line, shown by `star tasks`
+    checker: Checker
+    stop: Sequence[str]  # extra stop strings for generation (besides EOS)
+
+    def load(self, split: str) -> list[Problem]:
+        """Problems of a split ("train" for the STaR pool, "eval" for held-out accuracy)."""
+        ...
+
+    def prompt(self, problem: Problem, hint: str | None = None) -> Prompt:
+        """The prompt for `problem`; with `hint` (the gold answer) for rationalization."""
+        ...
+
+    def extract_answer(self, completion: str) -> str | None:
+        """The final answer in a completion, or None."""
+        ...
+
+    def groups(self, problem: Problem) -> dict[str, str]:
+        """Difficulty group(s) for per-group accuracy, e.g. {"digits": "3"}."""
+        ...
+
+    def max_new_tokens(self, problem: Problem) -> int | None:
+        """A per-problem generation budget (None: the generator's default)."""
+        ...
+
+    def seed_rationales(self) -> list[tuple[Problem, str]]:
+        """Worked (problem, completion) pairs for cold start; may be empty."""
+        ...

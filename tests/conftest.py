@@ -23,5 +23,5 @@ def _isolated_cache(tmp_path_factory):
 def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():
         pytest.skip(f"real datasets not found at {SHARED_DATASETS} (they live beside the repository "
-                    "on the project's machines; see tests/README)")
+                    "on the project's machines; see ../shared/datasets/README.md there)")
     return SHARED_DATASETS

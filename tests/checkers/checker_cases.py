@@ -248,8 +248,10 @@ MATH: list[tuple[str, str | None, str]] = [
     (r"\sqrt{2}", "\u221a2", C),
     (r"2\sqrt{3}", "2\u221a3", C),
     (r"\sqrt{2}", "\u221a3", X),
-    (r"\infty", "\u221e", C),
-    (r"-\infty", "\u2212\u221e", C),
+    (r"\infty", "\u221e", U),  # was C: a lone infinite gold is unverifiable now (see "NaN and infinities")
+    (r"-\infty", "\u2212\u221e", U),  # was C: likewise
+    (r"(0, \infty)", "(0, \u221e)", C),
+    (r"(-\infty, 0]", "(\u2212\u221e, 0]", C),
     ("-5", "\u22125", C),
     ("-5", "5", X),
     ("x^2", "x\u00b2", C),
@@ -262,8 +264,34 @@ MATH: list[tuple[str, str | None, str]] = [
     (r"\theta", "\u03b8", C),
     ("12", "\uff11\uff12", C),
     # infinity
-    (r"\infty", r"-\infty", X),
-    (r"\infty", "infinity", C),
+    (r"\infty", r"-\infty", U),  # was X: a lone infinite gold is unverifiable now
+    (r"\infty", "infinity", U),  # was C: likewise
+    (r"[1, \infty)", "[1, infinity)", C),
+    (r"[1, \infty)", "(1, infinity)", X),
+    # NaN and infinities: a gold whose value is NaN or infinite is unverifiable (a data
+    # artefact, or a value no comparison can verify); a NaN or infinite pred never matches;
+    # intervals and sets with infinite endpoints are sets of numbers, judged as before
+    ("nan", "nan", U),
+    ("NaN", "NaN", U),
+    ("nan", "5", U),
+    ("inf", "inf", U),
+    ("-inf", "-inf", U),
+    ("inf", "Infinity", U),
+    (r"-\infty", r"-\infty", U),
+    (r"\text{NaN}", "NaN", U),
+    (r"\frac{1}{0}", r"\frac{1}{0}", U),
+    ("1/0", "1/0", U),
+    (r"x = \infty", r"x = \infty", U),
+    (r"\infty + 1", r"\infty + 1", U),
+    ("5", "nan", X),
+    ("5", "inf", X),
+    ("0", "-inf", X),
+    ("0", r"0 \cdot \infty", X),
+    (r"\frac{1}{2}", r"\frac{1}{0}", X),
+    ("5", r"\infty", X),
+    (r"(-\infty, 3)", r"(-\infty,3)", C),
+    (r"(-\infty, 3)", r"(-\infty, 3]", X),
+    (r"(-\infty, 0) \cup (0, \infty)", r"\mathbb{R} \setminus \{0\}", C),
     # bare strings are math, not text
     ("2x+3", "2y+3", X),
     ("2x+3", "3+2x", C),
@@ -494,6 +522,19 @@ NUMERIC: list[tuple[str, str | None, str]] = [
     ("0.75", r"\dfrac{3}{4}", C),
     ("5", "1" * 500, U),
     ("no number here", "5", U),
+    # NaN and infinities: the gold is unverifiable, the pred states no number
+    ("nan", "nan", U),
+    ("NaN", "5", U),
+    ("inf", "inf", U),
+    ("-inf", "-inf", U),
+    ("Infinity", "Infinity", U),
+    (r"\infty", r"\infty", U),
+    ("5", "nan", X),
+    ("5", "inf", X),
+    ("5", "The answer is inf.", X),
+    ("0", r"0 \cdot \infty", X),
+    ("-5", r"\infty - 5", X),
+    ("5", "Nan has 5 apples", C),  # "Nan" is a name, not NaN
 ]
 
 # Choice rows use labels "ABCDE" unless CHOICE_LABELED gives others.
@@ -596,3 +637,71 @@ def all_rows() -> list[tuple[str, dict, str, str | None, str]]:
     rows += [("exact", {}, g, p, e) for g, p, e in EXACT]
     rows += [("exact", {"case_sensitive": True}, g, p, e) for g, p, e in EXACT_CASE_SENSITIVE]
     return rows
+
+
+# `star check` reads `pred` as the tasks read a completion before the checker sees it: the
+# anchored answer of a whole model output, else the pred itself when it is a bare answer,
+# else no answer (incorrect); never a number picked out of code or prose. Every row above
+# holds for `star check` too, except the ones repeated first here: whole outputs with no
+# anchored answer, which the checker's own final-line fallback reads and `star check`
+# deliberately does not. (checker, gold, pred, expected), default options.
+STAR_CHECK: list[tuple[str, str, str | None, str]] = [
+    # rows above that `star check` judges differently, on purpose (no anchored answer)
+    ("math", "12", "The base is 4 and the height is 6.\nTherefore, the area is 12.", X),  # above: C
+    ("math", "x=2", "Solving gives $x = 2$.", X),  # above: C
+    ("math", r"\begin{pmatrix}1 \\ 2\end{pmatrix}",
+     "The vector is\n\\[\n\\begin{pmatrix}1 \\\\\n2\\end{pmatrix}\n\\]", X),  # above: C
+    ("math", "1, 2", "The solutions are $x=1$ and $x=2$.", X),  # above: C
+    ("math", "5", "Since $a=2$ and $b=3$, we get $a+b=5$.", X),  # above: C
+    ("math", "3", "There are 3 ways.", X),  # above: C
+    ("numeric", "18", "She pays $18.", X),  # above: C
+    ("numeric", "5", "Nan has 5 apples", X),  # above: C
+    # code is no answer (its last number was judged: `__import__...` was correct for 0)
+    ("math", "0", "__import__('os').getpid() * 0", X),
+    ("numeric", "0", "__import__('os').getpid() * 0", X),
+    ("exact", "0", "__import__('os').getpid() * 0", X),
+    ("math", "42", "```python\nprint(6 * 7)\n```", X),
+    ("numeric", "42", "eval('6 * 7')", X),
+    ("math", "7", "(lambda: 7)()", X),
+    # prose with no anchored answer is no answer
+    ("math", "3", "I think it is 3 or so", X),
+    ("numeric", "72", "Natalia sold 48 + 24 = 72 clips.", X),
+    ("numeric", "72", "Natalia sold 48 clips in April.\nShe sold 72 clips in all.", X),
+    ("choice", "B", "I would go with (B) here since banks hold money", X),
+    ("math", "6", "5\n6", X),  # two lines are an output, not a bare answer
+    # anchored answers in whole outputs, as the tasks read them
+    ("math", "0", "x = __import__('os').getpid() * 0\nSo the answer is $\\boxed{0}$.", C),
+    ("math", "12", "The base is 4 and the height is 6.\nTherefore, the answer is 12.", C),
+    ("math", "12", "The area is $\\boxed{12}$ square units.", C),
+    ("numeric", "72", "Natalia sold 48 + 24 = 72 clips.\n#### 72", C),
+    ("numeric", "72", "Natalia sold 48 + 24 = 72 clips. The answer is 70.", X),
+    ("choice", "B", "Banks hold money, so the answer is (B).", C),
+    ("exact", "Paris", "It is the capital of France.\nFinal answer: Paris", C),
+    # bare answers are judged as bare answers
+    ("math", "0", "0", C),
+    ("math", r"\frac{1}{2}", "$0.5$", C),
+    ("math", "1, 2", "$x=1$ and $x=2$", C),
+    ("math", r"\begin{pmatrix}1 \\ 2\end{pmatrix}", "\\begin{pmatrix}1 \\\\\n2\\end{pmatrix}", C),
+    ("math", r"\text{no solution}", "no solution", C),
+    ("math", "5", "5 apples", C),
+    ("numeric", "1000", "$1,000.", C),
+    ("numeric", "7", "7 apples", C),
+    ("choice", "E", "(E) none of the above", C),
+    ("choice", "B", "Option B is correct.", C),
+    ("exact", "New York", "new york", C),
+    ("exact", "Sherlock Holmes", "Sherlock Holmes", C),
+    # NaN and infinite golds, as JSON and CSV-born data give them
+    ("math", "nan", "nan", U),
+    ("math", "inf", "inf", U),
+    ("numeric", "nan", "nan", U),
+    ("numeric", "-inf", "-inf", U),
+    ("math", "0", "nan", X),
+]
+
+
+def star_check_rows() -> list[tuple[str, dict, str, str | None, str]]:
+    """Every row as `star check` must judge it: the table's rows, with the expectations
+    STAR_CHECK gives for the same (checker, gold, pred), then STAR_CHECK's other rows."""
+    override = {(name, g, p): e for name, g, p, e in STAR_CHECK}
+    rows = [(name, o, g, p, override.pop((name, g, p), e) if not o else e) for name, o, g, p, e in all_rows()]
+    return rows + [(name, {}, g, p, e) for (name, g, p), e in override.items()]

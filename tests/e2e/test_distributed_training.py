@@ -98,7 +98,7 @@ def test_rank_zero_alone_writes_one_run_directory(runs):
 
 
 def test_shipped_accelerate_configs():
-    from star.train_process import accelerate_config_path, shipped_accelerate_configs
+    from star.config import accelerate_config_path, shipped_accelerate_configs
 
     assert {"ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"} <= set(shipped_accelerate_configs())
     assert accelerate_config_path("fsdp").name == "fsdp.yaml"

@@ -57,7 +57,14 @@ def test_metrics_rows(finished: Path):
     rows = results(finished)
     assert [r["iteration"] for r in rows] == [0, 1, 2]
     for r in rows:
-        assert 0.0 <= r["eval/accuracy"] <= 1.0
+        # the row's accuracy is what the saved greedy samples say, and each saved verdict is
+        # right: the smoke task's answers are sums, recomputed here from the prompt
+        evals = [json.loads(line) for line in (finished / f"iter_{r['iteration']:03d}" / "eval.jsonl").read_text().splitlines()]
+        assert len(evals) == r["eval/n"] == 32
+        for s in evals:
+            a, b = ("".join(c for c in part if c.isdigit()) for part in s["train_prompt"].split("+"))
+            assert s["verdict"] == ("correct" if s["pred"] == str(int(a) + int(b)) else "incorrect"), s
+        assert r["eval/accuracy"] == pytest.approx(sum(s["verdict"] == "correct" for s in evals) / len(evals))
         assert {"eval/accuracy/digits=1", "eval/accuracy/digits=2"} <= set(r)
     for r in rows[1:]:
         assert r["train/accepted"] == r["train/solved"] + r["train/rationalized"]
@@ -118,3 +125,21 @@ def test_resume_with_a_different_config_is_refused(finished: Path):
     proc = star_run(finished.parent.parent, "run_name=ref", "trainer.lr=0.5", check=False)
     assert proc.returncode != 0
     assert "different config" in proc.stderr and "trainer.lr" in proc.stderr
+
+
+@pytest.mark.parametrize("overrides,weights", [(["trainer.init=previous"], "adapter"),
+                                               (["trainer=full", "trainer.init=previous"], "model")])
+def test_training_continues_from_the_previous_iteration(tmp_path: Path, overrides, weights):
+    """trainer.init=previous: iteration 2 trains from iteration 1's adapter (LoRA) or from its
+    whole model (full fine-tuning); iteration 1 from the starting model."""
+    star_run(tmp_path, "run_name=prev", *overrides)
+    run = tmp_path / "arithmetic" / "prev"
+    first = json.loads((run / "iter_001" / weights / "train_log.json").read_text())["init"]
+    second = json.loads((run / "iter_002" / weights / "train_log.json").read_text())["init"]
+    assert first["adapter"] is None and "cold_start" in first["model"]
+    if weights == "adapter":
+        assert second["model"] == first["model"]
+        assert Path(second["adapter"]).resolve() == (run / "iter_001" / "adapter").resolve()
+    else:
+        assert second["adapter"] is None
+        assert Path(second["model"]).resolve() == (run / "iter_001" / "model").resolve()

@@ -66,9 +66,9 @@ def test_the_tiny_model_cache_follows_the_environment_and_the_tokenizer(tmp_path
     monkeypatch.setenv("STAR_CACHE_DIR", str(tmp_path / "cache"))
     cfg = ModelConfig(tiny=TinyConfig(hidden_size=16, intermediate_size=32, layers=1, heads=2))
     cfg.cold_start.enabled = False
-    first = models.starting_model(cfg, [], seed=0)
+    first = models.base_model(cfg, seed=0)
     assert first.parent == tmp_path / "cache" / "models" and (first / "config.json").exists()
-    assert models.starting_model(cfg, [], seed=0) == first  # cached: same inputs, same folder
+    assert models.base_model(cfg, seed=0) == first  # cached: same inputs, same folder
 
     class Other:  # a tokenizer definition that differs from the built-in one
         backend_tokenizer = Tokenizer(tok_models.WordLevel({"a": 0}, unk_token="a"))

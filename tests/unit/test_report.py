@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from star import report
-from star.report_cli import _iterations, _run_config, eval_main, report_main
+from star.report_cli import report_main
 from star.rundir import atomic_write_json
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -167,33 +167,6 @@ def test_scaling_table_and_plot():
     assert lines[0] == ["3", "greedy", "50.0", "[40.0,", "60.0]", "90.0", "[70.0,", "110.0]"]  # the fake interval is v +- 0.2
     assert lines[2] == ["3", "4", "55.0", "[45.0,", "65.0]", "80.0", "[70.0,", "90.0]", "90.0", "/", "95.0"]
     assert report.plot_scaling([r], [1, 4]).startswith(PNG)
-
-
-def test_eval_cli_refuses_before_any_model_work(tmp_path, capsys):
-    assert eval_main([str(tmp_path)]) == 2 and "not a run directory" in capsys.readouterr().err
-    (tmp_path / "config.yaml").write_text("seed: 0\n")
-    assert eval_main([str(tmp_path), "trainer.lr=1"]) == 2 and "eval., generator., check." in capsys.readouterr().err
-
-
-def test_eval_config_and_iterations(tmp_path):
-    from omegaconf import OmegaConf
-
-    from star.cli import run_main  # noqa: F401  (the schema registers on import)
-    from star.config import Config
-
-    config = OmegaConf.to_container(OmegaConf.merge(OmegaConf.structured(Config), {"task": {
-        "_target_": "star.tasks.arithmetic.Arithmetic", "train_size": 4, "eval_size": 4}}))
-    (tmp_path / "config.yaml").write_text(OmegaConf.to_yaml(config))
-    cfg, task = _run_config(tmp_path, ["eval.k=1,4,16", "eval.temperature=1.0"])
-    assert cfg.eval.k == [1, 4, 16] and cfg.eval.samples == 16 and cfg.eval.temperature == 1.0
-    assert task.name == "arithmetic" and _run_config(tmp_path, [])[0].eval.k == [1, 4, 16]
-    for t in (0, 1, 2):
-        (tmp_path / f"iter_{t:03d}").mkdir()
-        if t < 2:
-            (tmp_path / f"iter_{t:03d}" / "DONE").write_text("")
-    assert _iterations(tmp_path, None) == [0, 1] and _iterations(tmp_path, "1") == [1]
-    with pytest.raises(ValueError, match=r"\[2\] not finished"):
-        _iterations(tmp_path, "0,2")
 
 
 # -- the presets this feature ships ----------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The one line the loop logs per iteration."""
 
-from star.loop import summary
+from star.evaluation import summary
 
 
 def test_summary_line_with_groups_train_side_and_seconds():

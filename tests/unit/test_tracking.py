@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from star.config import ConfigError, TrackerConfig
+from star.plots import Line, plot_panels
 from star.rundir import append_jsonl
-from star.tracking import Line, make_trackers, mlflow_key, plot_panels
+from star.tracking import make_trackers, mlflow_key
 
 CONFIG = {"seed": 0, "task": {"name": "arithmetic"}, "tracker": {"backends": [], "project": "star-test"}}
 ROWS = [{"iteration": 0, "eval/accuracy": 0.25, "eval/accuracy_lo": 0.1, "eval/accuracy_hi": 0.4,
@@ -22,7 +24,7 @@ ROWS = [{"iteration": 0, "eval/accuracy": 0.25, "eval/accuracy_lo": 0.1, "eval/a
 
 
 def log_rows(tmp_path: Path, backends: list[str]) -> None:
-    trackers = make_trackers(backends, tmp_path, CONFIG)
+    trackers = make_trackers(TrackerConfig(project="star-test", backends=backends), tmp_path, CONFIG)
     for row in ROWS:
         append_jsonl(tmp_path / "metrics.jsonl", row)
         for tr in trackers:
@@ -46,23 +48,23 @@ def test_plot_panels_draws_a_grid_with_bands():
 
 def test_optional_trackers_are_not_imported_unless_selected(tmp_path):
     code = ("import sys; from pathlib import Path; from star.tracking import make_trackers; "
-            f"make_trackers([], Path({str(tmp_path)!r}), {{}}); "
+            f"from star.config import TrackerConfig; make_trackers(TrackerConfig(), Path({str(tmp_path)!r}), {{}}); "
             "print([m for m in ('torch.utils.tensorboard', 'tensorboard', 'mlflow', 'wandb') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
 def test_unknown_backend_is_a_config_error(tmp_path):
-    with pytest.raises(SystemExit, match="unknown.*tensorboard, mlflow, wandb"):
-        make_trackers(["neptune"], tmp_path, CONFIG)
+    with pytest.raises(ConfigError, match="unknown.*tensorboard, mlflow, wandb"):
+        make_trackers(TrackerConfig(project="star-test", backends=["neptune"]), tmp_path, CONFIG)
 
 
 @pytest.mark.parametrize("backend,module", [("tensorboard", "torch.utils.tensorboard"), ("mlflow", "mlflow.tracking"),
                                             ("wandb", "wandb")])
 def test_missing_extra_names_the_install_command(tmp_path, monkeypatch, backend, module):
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` raise ImportError
-    with pytest.raises(SystemExit, match=rf"tracker={backend} needs the {backend} extra.*pip install 'star\[{backend}\]'"):
-        make_trackers([backend], tmp_path, CONFIG)
+    with pytest.raises(ConfigError, match=rf"tracker={backend} needs the {backend} extra.*pip install 'star\[{backend}\]'"):
+        make_trackers(TrackerConfig(project="star-test", backends=[backend]), tmp_path, CONFIG)
 
 
 def test_mlflow_keys_are_valid_names():
@@ -90,7 +92,7 @@ def test_mlflow_logs_to_a_local_sqlite_store_and_resumes_the_same_run(tmp_path):
 
     log_rows(tmp_path, ["mlflow"])
     run_id = (tmp_path / "mlflow_run_id").read_text().strip()
-    make_trackers(["mlflow"], tmp_path, CONFIG)[1].close()  # a resume reopens the same run
+    make_trackers(TrackerConfig(project="star-test", backends=["mlflow"]), tmp_path, CONFIG)[1].close()  # a resume reopens the same run
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     history = client.get_metric_history(run_id, "eval/accuracy")
     assert [(m.step, m.value) for m in history] == [(0, 0.25), (1, 0.5)]
@@ -149,7 +151,7 @@ def test_mlflow_tracker_against_a_stand_in(tmp_path, monkeypatch):
     assert logged[1][2]["eval/maj_at_4"] == (0.6, 1) and logged[1][2]["eval/accuracy/digits_1"] == (0.75, 1)
     assert "train/loss" not in logged[0][2] and calls[-1] == ("end", "r1")
     calls.clear()
-    make_trackers(["mlflow"], tmp_path, CONFIG)  # a resume: the same run, no new params
+    make_trackers(TrackerConfig(project="star-test", backends=["mlflow"]), tmp_path, CONFIG)  # a resume: the same run, no new params
     assert ("resume", "r1", "RUNNING") in calls and not any(c[0] in ("run", "param") for c in calls)
 
 

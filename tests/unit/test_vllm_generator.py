@@ -101,8 +101,8 @@ def test_completion_counts_generated_tokens_without_eos():
 
 @pytest.fixture
 def policy(fake_vllm, tmp_path):
-    from star.loop import Policy
     from star.models import build_tiny
+    from star.policy import Policy
     from star.rundir import RunDir
 
     base = build_tiny(tmp_path / "base", TinyConfig(hidden_size=16, intermediate_size=32, layers=1, heads=2), seed=0)
@@ -113,7 +113,7 @@ def policy(fake_vllm, tmp_path):
     for t in (1, 2, 3):
         (rundir.iteration(t).path / "adapter").mkdir()
     (rundir.iteration(3).path / "adapter" / "EMPTY").write_text("")  # iteration 3 accepted nothing
-    yield Policy(base, cfg, rundir), rundir
+    yield Policy(base, cfg, rundir.path), rundir
     rundir.close()
 
 

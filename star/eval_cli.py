@@ -1,0 +1,148 @@
+"""`star eval`: accuracy against the number of samples (maj@k, pass@k) for iterations of a run.
+
+    star eval RUN_DIR [--iterations 0,4|all] [eval.k=1,4,16] [eval.temperature=0.7] [key=value ...]
+
+It measures the test-time-compute scaling of a run's models: for each chosen iteration it
+loads that iteration's weights as the loop does (star.policy.Policy), samples n = max(k)
+attempts per eval problem at `eval.temperature` (plus the greedy one) with the loop's own
+eval stage and seeds, and reports maj@k and pass@k for every k, overall and per group,
+with 95% intervals, as a table and a figure. Its files go to
+`RUN_DIR/eval_k/<settings>-<hash>/`, where the hash covers every key that can change the
+samples or their verdicts (the run's results-changing config with the overrides): samples
+per iteration are reused only by a later call with the same settings. metrics.jsonl is
+never touched. Overrides may change the eval.*, generator.* and check.* keys of the run's
+config, nothing that would change which model an iteration is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from star import evaluation, report
+from star.checkers import CheckPool
+from star.cold_start import starting_model
+from star.config import Config, ConfigError, make_task, to_config
+from star.loop import Stages
+from star.models import quiet_libraries
+from star.plots import to_csv
+from star.policy import Policy
+from star.rundir import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_jsonl,
+    atomic_write_text,
+    config_hash,
+    read_jsonl,
+)
+from star.types import Sample
+
+log = logging.getLogger("star")
+OVERRIDABLE = ("eval.", "generator.", "check.")
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="star eval", description=(
+        "Accuracy against the number of samples (maj@k, pass@k) for chosen iterations of a run."))
+    p.add_argument("run", metavar="RUN_DIR")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="eval.k=1,4,16 (default), eval.temperature=0.7, eval.max_problems=200, generator.batch_size=64")
+    p.add_argument("--iterations", "-i", default=None,
+                   help="comma-separated iterations, or all (default: the first and the last finished)")
+    p.add_argument("--format", "-f", choices=("text", "markdown"), default="text")
+    args = p.parse_intermixed_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s %(levelname)s %(name)s] %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stderr)
+    quiet_libraries()  # as star run: our progress bars, not the libraries' chatter
+    run = Path(args.run)
+    try:
+        cfg, task = run_config(run, args.overrides)
+        iterations = finished(run, args.iterations)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"star eval: {e}", file=sys.stderr)
+        return 2
+    rows, out = scaling(run, cfg, task, iterations)
+    atomic_write_json(out / "scaling.json", rows)
+    atomic_write_text(out / "scaling.csv", to_csv(rows))
+    atomic_write_text(out / "scaling.md", report.scaling_table(rows, cfg.eval.k, "markdown"))
+    atomic_write_bytes(out / "scaling.png", report.plot_scaling(rows, cfg.eval.k, title=f"{run.name}: {out.name}"))
+    sys.stdout.write(report.scaling_table(rows, cfg.eval.k, args.format))
+    print(f"files: {out}/scaling.{{json,csv,md,png}}", file=sys.stderr)
+    return 0
+
+
+def run_config(run: Path, overrides: list[str]) -> tuple[Config, Any]:
+    """The run's own config (config.yaml) with eval/generator/check overrides, typed; the task."""
+    from omegaconf import OmegaConf
+
+    if not (run / "config.yaml").is_file():
+        raise FileNotFoundError(f"{run}: not a run directory (no config.yaml)")
+    dotlist = ["eval.k=[1,4,16]"]
+    for o in overrides:
+        key, sep, value = o.partition("=")
+        if not sep or not key.startswith(OVERRIDABLE):
+            raise ValueError(f"{o!r}: overrides are KEY=VALUE for the keys under {', '.join(OVERRIDABLE)} "
+                             "(the rest of the config is the run's)")
+        # eval.k=1,4,16 reads as a list, as a Hydra sweep value would
+        dotlist.append(f"{key}=[{value}]" if "," in value and not value.startswith("[") else o)
+    if not any(o.startswith("eval.samples=") for o in overrides):  # n = max(k), unless asked for more
+        ks = OmegaConf.from_dotlist(dotlist).eval.k
+        dotlist.append(f"eval.samples={max(ks) if ks else 0}")
+    composed = OmegaConf.merge(OmegaConf.load(run / "config.yaml"), OmegaConf.from_dotlist(dotlist))
+    try:
+        cfg = to_config(composed)
+        if not cfg.eval.k:
+            raise ConfigError("eval.k is empty: give the numbers of samples to compare, e.g. eval.k=1,4,16")
+        return cfg, make_task(composed.task)
+    except ConfigError as e:
+        raise ValueError(str(e)) from None
+
+
+def settings_dir(run: Path, cfg: Config) -> Path:
+    """RUN_DIR/eval_k/<split>-T<temperature>-n<samples>[-m<max>]-<hash of every results-changing key>."""
+    e = cfg.eval
+    name = f"{e.split}-T{e.temperature:g}-n{e.samples}" + (f"-m{e.max_problems}" if e.max_problems else "")
+    relevant = {k: v for k, v in asdict(cfg).items() if k not in ("eval",)}
+    relevant["eval"] = {k: v for k, v in asdict(e).items() if k != "k"}  # k is computed from the samples
+    return run / "eval_k" / f"{name}-{config_hash(relevant)[:8]}"
+
+
+def finished(run: Path, spec: str | None) -> list[int]:
+    done = sorted(int(d.name[5:]) for d in run.glob("iter_*") if (d / "DONE").exists())
+    if not done:
+        raise ValueError(f"{run}: no finished iteration yet")
+    if spec is None:
+        return sorted({done[0], done[-1]})
+    wanted = done if spec == "all" else [int(x) for x in spec.split(",")]
+    missing = [t for t in wanted if t not in done]
+    if missing:
+        raise ValueError(f"iteration(s) {missing} not finished in {run} (finished: {done})")
+    return wanted
+
+
+def scaling(run: Path, cfg: Config, task: Any, iterations: list[int]) -> tuple[list[dict[str, Any]], Path]:
+    """Eval records per iteration (sampled once per settings, reused), and their maj@k/pass@k rows."""
+    e = cfg.eval
+    out = settings_dir(run, cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    problems = task.load(e.split)[: e.max_problems]
+    rows = []
+    with CheckPool(cfg.check.workers, cfg.check.timeout, cfg.check.max_memory_mb) as pool:
+        base = Path(starting_model(cfg.model, task, cfg.seed, pool))
+        stages = Stages(cfg, task, pool, Policy(base, cfg, run))
+        for t in iterations:
+            f = out / f"iter_{t:03d}.jsonl"
+            if not f.exists():
+                log.info("iteration %d: %d eval problems x (greedy + %d samples at T=%g)", t, len(problems),
+                         e.samples, e.temperature)
+                atomic_write_jsonl(f, [s.to_dict() for s in stages.evaluate(t, problems)])
+            records = [Sample.from_dict(r) for r in read_jsonl(f)]
+            rows.append({"iteration": t, **evaluation.accuracy(problems, records, task, pool, e.k)})
+            log.info("iteration %d: greedy %.3f | %s", t, rows[-1]["eval/accuracy"],
+                     " ".join(f"maj@{k} {rows[-1][f'eval/maj@{k}']:.3f} pass@{k} {rows[-1][f'eval/pass@{k}']:.3f}"
+                              for k in e.k))
+    return rows, out
