@@ -23,6 +23,7 @@ import torch
 from star.config import ModelConfig, TinyConfig, TrainConfig
 from star.models import build_tiny
 from star.rundir import RunDir
+from star.train_process import train
 from star.training import finetune
 from star.types import Example
 
@@ -54,9 +55,9 @@ def runs(tiny: Path, tmp_path_factory) -> tuple[dict, dict, Path, Path]:
     one = finetune(tiny, examples(), train_config(batch_size=4), tmp / "one", seed=3, model_cfg=model_cfg)
     rundir = RunDir(tmp / "run")
     try:
-        out = rundir.iteration(1).folder("adapter", lambda d: finetune(
+        out = rundir.iteration(1).folder("adapter", lambda d: train(
             tiny, examples(), train_config(batch_size=2, launcher="accelerate", num_processes=2), d,
-            seed=3, model_cfg=model_cfg))
+            steps=STEPS, seed=3, model_cfg=model_cfg))
     finally:
         rundir.close()
     two = json.loads((out / "train_log.json").read_text())

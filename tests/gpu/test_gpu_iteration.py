@@ -42,7 +42,8 @@ def config(base: Path, **trainer):
 def one_iteration(cfg, tmp: Path) -> dict:
     """generate (model 0) -> train (worked rationales) -> evaluate (model 1), as the loop does."""
     from star.checkers import CheckPool
-    from star.loop import Policy, Stages
+    from star.loop import Stages
+    from star.policy import Policy
     from star.prompting import render
     from star.rundir import RunDir
     from star.tasks.arithmetic import Arithmetic
@@ -52,7 +53,7 @@ def one_iteration(cfg, tmp: Path) -> dict:
     rundir = RunDir(tmp / "run")
     try:
         with CheckPool(1, 5.0) as pool:
-            policy = Policy(Path(cfg.model.name_or_path), cfg, rundir)
+            policy = Policy(Path(cfg.model.name_or_path), cfg, rundir.path)
             stages = Stages(cfg, task, pool, policy)
             torch.cuda.reset_peak_memory_stats()
             samples = stages.generate(1, task.load("train"))
