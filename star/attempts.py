@@ -3,7 +3,9 @@
 Used three ways by the loop: on the training pool (the model's own rationales), on the
 failures with the gold answer as a hint (rationalization), and on the evaluation split.
 A hinted sample keeps the un-hinted prompt as its training prompt: the hint never reaches
-the training set.
+the training set. The training prompt is the task's `train_prompt(problem)` where it has
+one (a few-shot task drops its exemplars there: the STaR paper trains on question and
+rationale alone), else `prompt(problem)`.
 """
 
 from __future__ import annotations
@@ -12,22 +14,27 @@ from collections.abc import Sequence
 
 from star.generation import Generator
 from star.prompting import render
-from star.types import Problem, Sample
+from star.types import Problem, Sample, Verdict
 
 
 def attempt(generator: Generator, task, problems: Sequence[Problem], pool, tokenizer, *,
             n: int = 1, temperature: float = 0.0, max_new_tokens: int = 256, hint: bool = False,
-            seed: int = 0, desc: str = "generate") -> list[Sample]:
-    """`n` samples per problem, checked against the gold answer, in problem order."""
+            seed: int = 0, desc: str = "generate", check: bool = True) -> list[Sample]:
+    """`n` samples per problem, checked against the gold answer, in problem order. With
+    `check=False` nothing is judged (every verdict UNVERIFIABLE until someone judges it:
+    majority labels, which must not see a gold answer)."""
     if not problems:
         return []
-    train_prompts = [render(task.prompt(p), tokenizer) for p in problems]
-    prompts = [render(task.prompt(p, hint=p.answer), tokenizer) for p in problems] if hint else train_prompts
+    own = getattr(task, "train_prompt", None)
+    train_prompts = [render(own(p) if own else task.prompt(p), tokenizer) for p in problems]
+    prompts = ([render(task.prompt(p, hint=p.answer), tokenizer) for p in problems] if hint
+               else [render(task.prompt(p), tokenizer) for p in problems] if own else train_prompts)
     budgets = [task.max_new_tokens(p) or max_new_tokens for p in problems]
     outputs = generator.generate(prompts, n=n, temperature=temperature, max_new_tokens=budgets,
                                  stop=list(task.stop), seed=seed, desc=desc)
     preds = [[task.extract_answer(c.text) for c in outs] for outs in outputs]
-    verdicts = iter(pool.check(task.checker, [(p.answer, pred) for p, ps in zip(problems, preds, strict=True) for pred in ps]))
+    pairs = [(p.answer, pred) for p, ps in zip(problems, preds, strict=True) for pred in ps]
+    verdicts = iter(pool.check(task.checker, pairs) if check else [Verdict.UNVERIFIABLE] * len(pairs))
     return [
         Sample(problem_id=p.id, index=j, prompt=prompt, train_prompt=train_prompt, completion=c.text,
                pred=pred, verdict=next(verdicts),

@@ -54,6 +54,15 @@ def usage() -> str:
 
 
 # -- star run ------------------------------------------------------------------------------
+def algorithms() -> dict[str, Callable]:
+    """algorithm.name -> what runs it: (cfg, task, rundir, pool, trackers) -> metrics rows.
+    A new algorithm is an entry here and a conf/algorithm/ file (star.grpo imports TRL only
+    when it runs)."""
+    from star import grpo, loop
+
+    return {"star": loop.run, "grpo": grpo.run}
+
+
 def run_main(argv: list[str]) -> int:
     import hydra
 
@@ -112,13 +121,17 @@ def _run(dcfg) -> None:
     log.info("run directory: %s", path)
 
     from star.checkers import CheckPool
-    from star.loop import run
+    from star.labels import MissingGold
+    from star.tasks.data import DataError
     from star.tracking import make_trackers
 
+    run = algorithms()[cfg.algorithm.name]
     trackers = make_trackers(cfg.tracker, path, resolved)
     try:
         with CheckPool(cfg.check.workers, cfg.check.timeout, cfg.check.max_memory_mb) as pool:
             rows = run(cfg, task, rundir, pool, trackers)
+    except (DataError, MissingGold) as e:  # bad data: the message names the file, line and key
+        raise SystemExit(f"star run: {e}") from None
     finally:
         for tr in trackers:
             tr.close()

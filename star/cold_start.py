@@ -107,7 +107,7 @@ def split_probe(task: Task, worked: list[tuple[Problem, str]], cs: ColdStartConf
 def cold_start_examples(task: Task, worked: list[tuple[Problem, str]], cfg: ModelConfig,
                         seed: int) -> list[Example]:
     """The worked rationales as training examples; a seeded share shows the hint."""
-    tokenizer = None if cfg.name_or_path == models.TINY else models.load_tokenizer(cfg.name_or_path, cfg)
+    tokenizer = None if cfg.name_or_path == models.TINY else models.load_tokenizer(models.base_model(cfg, seed), cfg)
     out = []
     for p, completion in worked:
         hinted = _unit(f"{seed}/hint/{p.id}") < cfg.cold_start.hint_fraction

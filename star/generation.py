@@ -4,11 +4,20 @@ The HF backend batches prompts sorted by (token budget, length), left-pads them 
 `generate` with the KV cache: similar budgets keep a few runaway outputs from holding a
 whole batch, similar lengths waste little padding. The vLLM backend is imported only when
 `generator.backend=vllm` is selected.
+
+Few-shot exemplars and system prompts are the same in every prompt of a task, and on a
+CPU their prefill costs more than the answers: the HF backend computes the keys and
+values of a batch's common token prefix once, copies them to every row, and lets
+`generate` continue from that cache with each row's own tokens, padded between the
+prefix and the suffix (the attention mask hides the padding and the position ids skip
+it, so each row computes what it computes alone).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +44,19 @@ class Generator(Protocol):
         ...
 
 
+# A batch's common prefix is computed once when it has at least this many tokens; below
+# that, the extra forward pass and cache copy cost about what they save.
+MIN_SHARED_PREFIX = 16
+
+
+def shared_prefix(ids: Sequence[Sequence[int]]) -> int:
+    """The length of the token prefix common to all rows, leaving each row at least one
+    token of its own (generation continues from a row's last token)."""
+    if len(ids) < 2:
+        return 0
+    return min(len(os.path.commonprefix([list(x) for x in ids])), min(map(len, ids)) - 1)
+
+
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
     cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=-1)
     return text if cut < 0 else text[:cut]
@@ -45,6 +67,7 @@ class HFGenerator:
 
     def __init__(self, model, tokenizer, cfg: GeneratorConfig):
         self.model, self.tok, self.cfg = model, tokenizer, cfg
+        self._cache_arg, self._shares_prefixes = _cache_keyword(model), _attention_cache(model)
 
     def generate(self, prompts: Sequence[str], n: int = 1, temperature: float = 0.0,
                  max_new_tokens: int | Sequence[int] = 256, stop: Sequence[str] = (),
@@ -79,23 +102,60 @@ class HFGenerator:
     def _batch(self, ids: list[list[int]], budget: int, temperature: float,
                stop: Sequence[str]) -> tuple[list[str], list[int]]:
         pad = self.tok.pad_token_id
-        width = max(map(len, ids))
-        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=self.model.device)
-        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=self.model.device)
+        shared = shared_prefix(ids)
+        shared = shared if shared >= MIN_SHARED_PREFIX and self._shares_prefixes else 0
+        # Rows are [shared prefix][padding][own tokens]; with no shared prefix, left padding.
+        tails = [x[shared:] for x in ids]
+        width = max(map(len, tails))
+        input_ids = torch.tensor([x[:shared] + [pad] * (width - len(t)) + t for x, t in zip(ids, tails, strict=True)],
+                                 device=self.model.device)
+        mask = torch.tensor([[1] * shared + [0] * (width - len(t)) + [1] * len(t) for t in tails],
+                            device=self.model.device)
         kwargs = dict(do_sample=True, temperature=temperature, top_p=self.cfg.top_p) if temperature > 0 \
             else dict(do_sample=False)
         if stop:
             kwargs.update(stop_strings=list(stop), tokenizer=self.tok)
+        if shared:
+            kwargs[self._cache_arg] = self._prefill(ids[0][:shared], len(ids))
         out = self.model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=budget,
                                   pad_token_id=pad, eos_token_id=self.tok.eos_token_id, use_cache=True,
                                   **kwargs)
-        new = out[:, width:].tolist()
+        new = out[:, shared + width:].tolist()
         texts, counts = [], []
         for row in new:
             n = next((k for k, t in enumerate(row) if t in (self.tok.eos_token_id, pad)), len(row))
             texts.append(self.tok.decode(row[:n], skip_special_tokens=True))
             counts.append(n)
         return texts, counts
+
+    def _prefill(self, prefix: list[int], rows: int):
+        """The KV cache of `prefix`, computed once and repeated for `rows` rows: `generate`
+        then feeds only the tokens the cache does not hold."""
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.model.config)
+        self.model(input_ids=torch.tensor([prefix], device=self.model.device), use_cache=True,
+                   **{self._cache_arg: cache})
+        cache.batch_repeat_interleave(rows)
+        return cache
+
+
+def _cache_keyword(model) -> str:
+    """The cache's keyword: `cache` in recent transformers 5 releases, `past_key_values` before."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
+def _attention_cache(model) -> bool:
+    """Whether the model's cache holds keys and values only: a recurrent layer's state
+    (Mamba-style) would run over the padding between prefix and suffix, and `generate`
+    does not continue such a cache from a prefix."""
+    from transformers import DynamicCache
+
+    try:
+        return not any(getattr(DynamicCache(config=model.config), "is_linear", None) or ())
+    except Exception:  # a config DynamicCache cannot read: the plain path
+        return False
 
 
 def _bar(total: int, desc: str, enabled: bool):

@@ -16,12 +16,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from star import evaluation
+from star import curriculum, evaluation
 from star.attempts import attempt
 from star.checkers import CheckPool
 from star.cold_start import starting_model
 from star.config import Config
 from star.filtering import select
+from star.labels import LABELS, Labels
 from star.policy import Policy
 from star.rationalization import reject_leaks, unsolved
 from star.rundir import Iteration, RunDir, append_jsonl, atomic_write_json
@@ -38,22 +39,27 @@ STAGE = {"samples": "generate", "rationalized": "rationalize", "train": "filter"
 def run(cfg: Config, task: Task, rundir: RunDir, pool: CheckPool, trackers: list) -> list[dict[str, Any]]:
     # Data first: a bad row or a missing file should fail before minutes of cold start.
     train_set, eval_set = task.load("train"), task.load(cfg.eval.split)[: cfg.eval.max_problems]
+    labels = LABELS[cfg.loop.labels](cfg.loop.min_agreement)
+    visible = labels.visible(train_set)  # labels=majority: the training side never sees a gold answer
+    gold = {p.id: p for p in train_set}  # ... which is measured against, never trained on
     base = Path(starting_model(cfg.model, task, cfg.seed, pool))
     log.info("%s: %d training problems, %d eval problems; starting model %s",
              task.name, len(train_set), len(eval_set), base)
-    stages = Stages(cfg, task, pool, Policy(base, cfg, rundir.path))
+    stages = Stages(cfg, task, pool, Policy(base, cfg, rundir.path), labels)
     for t in range(cfg.loop.iterations + 1):
         it = rundir.iteration(t)
         if it.done:
             continue
         row: dict[str, Any] = {"iteration": t}
         if t > 0:
-            samples = it.records("samples", Sample, stages.generate, t, train_set)
-            hinted = it.records("rationalized", Sample, stages.rationalize, t, train_set, samples)
+            problems = curriculum.pool(task, visible, rundir.metrics(), cfg.loop.curriculum, t)
+            samples = it.records("samples", Sample, stages.generate, t, problems)
+            hinted = it.records("rationalized", Sample, stages.rationalize, t, problems, samples)
             examples = it.records("train", Example, select, samples + hinted, cfg.loop.max_per_problem)
             weights = it.folder(stages.policy.weights_name, stages.train, t, examples)
-            row |= evaluation.train_metrics(task, train_set, samples, hinted, examples, steps_for(cfg.trainer, t),
+            row |= evaluation.train_metrics(task, problems, samples, hinted, examples, steps_for(cfg.trainer, t),
                                             _json(weights / "train_log.json"))
+            row |= labels.metrics(task, [gold[p.id] for p in problems], samples, pool)
         evals = it.records("eval", Sample, stages.evaluate, t, eval_set)
         row |= evaluation.accuracy(eval_set, evals, task, pool, cfg.eval.k)
         row |= {f"time/{STAGE[k]}_s": v for k, v in it.seconds().items()}
@@ -64,8 +70,9 @@ def run(cfg: Config, task: Task, rundir: RunDir, pool: CheckPool, trackers: list
 class Stages:
     """The loop's phases, bound to the run's config, task, checker pool and policy."""
 
-    def __init__(self, cfg: Config, task: Task, pool: CheckPool, policy: Policy):
+    def __init__(self, cfg: Config, task: Task, pool: CheckPool, policy: Policy, labels: Labels | None = None):
         self.cfg, self.task, self.pool, self.policy = cfg, task, pool, policy
+        self.labels = labels or LABELS[cfg.loop.labels](cfg.loop.min_agreement)
 
     def _attempt(self, t: int, problems: list[Problem], stage: str, **kw) -> list[Sample]:
         g = self.cfg.generator
@@ -73,14 +80,17 @@ class Stages:
                        max_new_tokens=g.max_new_tokens, seed=seed_for(self.cfg.seed, t, stage), desc=stage, **kw)
 
     def generate(self, t: int, problems: list[Problem]) -> list[Sample]:
-        """The previous iteration's model attempts every training problem."""
+        """The previous iteration's model attempts every training problem; the samples are
+        judged by the labels (the gold answer, or the majority of the k answers)."""
         g = self.cfg.generator
-        return self._attempt(t - 1, problems, "generate", n=g.num_samples, temperature=g.temperature)
+        samples = self._attempt(t - 1, problems, "generate", n=g.num_samples, temperature=g.temperature,
+                                check=self.labels.checks_gold)
+        return self.labels.judge(self.task, problems, samples, self.pool)
 
     def rationalize(self, t: int, problems: list[Problem], samples: list[Sample]) -> list[Sample]:
         """A second attempt, with the gold answer as a hint, at every problem no sample solved;
         a completion that repeats its hint is rejected."""
-        if not self.cfg.loop.rationalize:
+        if not (self.cfg.loop.rationalize and self.labels.rationalizes):
             return []
         g, failed = self.cfg.generator, unsolved(problems, samples)
         hinted = self._attempt(t - 1, failed, "rationalize", hint=True, n=g.num_samples, temperature=g.temperature)

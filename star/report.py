@@ -10,8 +10,12 @@ that differ only in the seed (mean, and [min, max] across them in place of the i
 
 The table has one row per iteration and run: eval accuracy overall and per group with its
 95% interval, maj@k/pass@k overall where they were measured, and the training side
-(problems solved without hint, rationalized, examples accepted). The figure has a panel per
-group and a line per run (`--panels runs`: a panel per run and a line per group).
+(problems solved without hint, rationalized, examples accepted; GRPO's mean reward). The
+figure has a panel per group and a line per run (`--panels runs`: a panel per run and a line
+per group). An iteration is different work in STaR and in GRPO, so the x-axis can also be
+the work done so far (`--x tokens`: generated tokens, training and evaluation, summed over
+the iterations so far; `--x seconds`: the stages' wall seconds, summed likewise), and the
+table then has that column too.
 Only metrics.jsonl and manifest.json are read: a report never loads a model.
 """
 
@@ -31,7 +35,12 @@ from star.rundir import read_jsonl
 
 log = logging.getLogger(__name__)
 FORMATS = ("text", "markdown", "csv", "json")
-TRAIN = (("train/solved", "solved"), ("train/rationalized", "rationalized"), ("train/accepted", "accepted"))
+TRAIN = (("train/solved", "solved"), ("train/rationalized", "rationalized"), ("train/accepted", "accepted"),
+         ("train/reward", "reward"))
+# --x: the figure's label, what an iteration's row adds to the x-axis (summed over the iterations
+# so far), and the figure's unit
+AXES = {"iteration": ("iteration", None, 1), "tokens": ("generated tokens (thousands)", ("train/tokens", "eval/tokens"), 1000),
+        "seconds": ("wall seconds", ("time/",), 1)}
 
 
 @dataclass
@@ -175,29 +184,64 @@ def _count(value: Any) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
-def table(run: Run, measure: str = "accuracy", extra: Sequence[str] = ()) -> tuple[list[str], list[list[str]]]:
+def work(rows: Sequence[dict[str, Any]], x: str = "iteration") -> list[float]:
+    """Each row's place on the x-axis: its iteration, or the work done up to and including it
+    (`tokens`: train/tokens + eval/tokens; `seconds`: every time/*_s), summed over the rows."""
+    if x not in AXES:
+        raise ValueError(f"x-axis {x!r}: expected one of {', '.join(AXES)}")
+    keys = AXES[x][1]
+    if keys is None:
+        return [r["iteration"] for r in rows]
+    out, total = [], 0.0
+    for r in rows:
+        total += sum(v for k, v in r.items() if k.startswith(keys) and isinstance(v, int | float)
+                     and not isinstance(v, bool))
+        out.append(total)
+    return out
+
+
+def train_columns(run: Run) -> list[tuple[str, str]]:
+    """The training-side columns the run has (STaR's counts, GRPO's reward); STaR's when none."""
+    found = [(k, name) for k, name in TRAIN if any(k in r for r in run.rows)]
+    return found or list(TRAIN[:3])
+
+
+def table(run: Run, measure: str = "accuracy", extra: Sequence[str] = (),
+          x: str = "iteration") -> tuple[list[str], list[list[str]]]:
     """(header, rows) for one run: `measure` overall and per group, the `extra` measures
-    overall, and the training side."""
-    gs = groups([run], measure)
-    header = ["iter", measure if measure != "accuracy" else "overall", *gs, *extra, *(name for _, name in TRAIN)]
-    body = [[str(r["iteration"]), cell(r, measure), *(cell(r, measure, g) for g in gs),
-             *(cell(r, m) for m in extra), *(_count(r.get(k)) for k, _ in TRAIN)] for r in run.rows]
+    overall, and the training side; with `x` tokens or seconds, the work so far after `iter`."""
+    gs, train = groups([run], measure), train_columns(run)
+    xs = [[f"{v:,.0f}"] for v in work(run.rows, x)] if x != "iteration" else [[] for _ in run.rows]
+    header = ["iter", *([x] if x != "iteration" else []), measure if measure != "accuracy" else "overall", *gs,
+              *extra, *(name for _, name in train)]
+    body = [[str(r["iteration"]), *w, cell(r, measure), *(cell(r, measure, g) for g in gs),
+             *(cell(r, m) for m in extra), *(_reward(r.get(k)) if name == "reward" else _count(r.get(k))
+                                              for k, name in train)] for r, w in zip(run.rows, xs, strict=True)]
     return header, body
 
 
-def legend(runs: Sequence[Run], measure: str) -> str:
+def _reward(value: Any) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def legend(runs: Sequence[Run], measure: str, x: str = "iteration") -> str:
     row = runs[0].rows[-1] if runs and runs[0].rows else {}
     sizes = ", ".join(f"{g}: {_count(row[_key('n', g)])}" for g in groups(runs[:1], "n") if _key("n", g) in row)
     brackets = ("[min, max] over the merged runs" if any(r.runs > 1 for r in runs)
                 else "its 95% Wilson interval")
+    star = next((r.rows[-1] for r in runs if r.rows and "train/problems" in r.rows[-1]), None)
+    grpo = any("train/reward" in row for r in runs for row in r.rows)
     return (f"Eval {measure} in % with {brackets}"
             + (f"; {_count(row['eval/n'])} eval problems ({sizes})" if "eval/n" in row else "")
-            + (f"; solved / rationalized: of {_count(row['train/problems'])} training problems, "
-               "accepted: training examples" if "train/problems" in row else "") + ".")
+            + (f"; solved / rationalized: of {_count(star['train/problems'])} training problems, "
+               "accepted: training examples" if star else "")
+            + ("; reward: GRPO's mean reward over the round's completions" if grpo else "")
+            + {"iteration": "", "tokens": "; tokens: generated tokens so far (training and evaluation)",
+               "seconds": "; seconds: wall seconds of the stages so far"}[x] + ".")
 
 
-def render(runs: Sequence[Run], fmt: str = "text", measure: str = "accuracy") -> str:
-    """The report in `fmt` (text, markdown, csv, json)."""
+def render(runs: Sequence[Run], fmt: str = "text", measure: str = "accuracy", x: str = "iteration") -> str:
+    """The report in `fmt` (text, markdown, csv, json); `x` adds the work so far (tokens, seconds)."""
     if fmt == "json":
         return json.dumps([{"label": r.label, "path": str(r.path), "runs": r.runs, "config": r.config,
                             "rows": r.rows} for r in runs], indent=2) + "\n"
@@ -207,9 +251,9 @@ def render(runs: Sequence[Run], fmt: str = "text", measure: str = "accuracy") ->
     sampled = [m for m in measures(runs) if m != "accuracy"]
     top = max((int(m.split("@")[1]) for m in sampled), default=None)
     extra = [m for m in ("accuracy", f"maj@{top}", f"pass@{top}") if m in measures(runs) and m != measure]
-    parts = [legend(runs, measure), ""]
+    parts = [legend(runs, measure, x), ""]
     for r in runs:
-        header, body = table(r, measure, extra)
+        header, body = table(r, measure, extra, x)
         title = f"{r.label}  ({r.path})" if r.runs == 1 else r.label
         parts += [f"### {title}" if fmt == "markdown" else title, "",
                   _markdown(header, body) if fmt == "markdown" else _text(header, body), ""]
@@ -228,14 +272,16 @@ def _markdown(header: list[str], body: list[list[str]]) -> str:
 
 
 # -- figures --------------------------------------------------------------------------------------
-def plot(runs: Sequence[Run], measure: str = "accuracy", panels: str = "groups", title: str = "") -> bytes:
+def plot(runs: Sequence[Run], measure: str = "accuracy", panels: str = "groups", title: str = "",
+         x: str = "iteration") -> bytes:
     """PNG: a panel per group (overall first) with a line per run, or (`panels="runs"`) a panel
-    per run with a line per group; bands are the intervals (or [min, max] over merged runs)."""
+    per run with a line per group; bands are the intervals (or [min, max] over merged runs).
+    The x-axis: iterations, or the work so far (`x="tokens"`, `"seconds"`; see `work`)."""
     gs = ["", *groups(runs, measure)]
 
     def line(run: Run, group: str, name: str, color: str | None, style: str = "-", width: float = 1.5) -> Line:
         rows = run.rows
-        return Line(name, [r["iteration"] for r in rows], [r.get(_key(measure, group)) for r in rows],
+        return Line(name, [w / AXES[x][2] for w in work(rows, x)], [r.get(_key(measure, group)) for r in rows],
                     [r.get(_key(measure + "_lo", group)) for r in rows],
                     [r.get(_key(measure + "_hi", group)) for r in rows], color, style, width)
 
@@ -247,7 +293,7 @@ def plot(runs: Sequence[Run], measure: str = "accuracy", panels: str = "groups",
         grid = {g or "overall": [line(r, g, r.label, colors[i], styles[i]) for i, r in enumerate(runs)] for g in gs}
         if len(runs) > 4:  # bands of many lines hide the lines
             grid = {k: [replace(x, lo=None, hi=None) for x in v] for k, v in grid.items()}
-    return plot_panels(grid, ylabel=f"eval {measure}", title=title)
+    return plot_panels(grid, xlabel=AXES[x][0], ylabel=f"eval {measure}", title=title, point_ticks=x == "iteration")
 
 
 def _styles(runs: Sequence[Run]) -> tuple[list[str], list[str]]:

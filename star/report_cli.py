@@ -2,6 +2,7 @@
 
     star report RUN_DIR [RUN_DIR ...] [--format text|markdown|csv|json] [-o FILE] [--plot PNG]
                 [--mean-over KEY] [--measure accuracy|maj@K|pass@K] [--panels groups|runs]
+                [--x iteration|tokens|seconds]
 
 It reads metrics.jsonl files only (see star/report.py); `star eval` (star/eval_cli.py)
 measures new samples.
@@ -49,6 +50,9 @@ def report_main(argv: list[str]) -> int:
     p.add_argument("--panels", choices=("groups", "runs"), default="groups",
                    help="a panel per group with a line per run (default), or a panel per run")
     p.add_argument("--title", default="", help="the figure's title")
+    p.add_argument("--x", choices=tuple(report.AXES), default="iteration",
+                   help="the x-axis: iterations (default), or the work so far: generated tokens (training and "
+                        "evaluation) or wall seconds, to compare algorithms whose iterations differ (STaR, GRPO)")
     args = p.parse_args(argv)
     _logging()
     try:
@@ -60,9 +64,9 @@ def report_main(argv: list[str]) -> int:
         print(f"star report: no run measured {args.measure!r} (measured: {', '.join(report.measures(runs))})",
               file=sys.stderr)
         return 2
-    _write(report.render(runs, args.format, args.measure), args.output)
+    _write(report.render(runs, args.format, args.measure, args.x), args.output)
     if not args.no_plot:
         png = Path(args.plot or (Path(args.output).with_suffix(".png") if args.output else "report.png"))
-        png.write_bytes(report.plot(runs, args.measure, args.panels, args.title))
+        png.write_bytes(report.plot(runs, args.measure, args.panels, args.title, args.x))
         print(f"figure: {png}", file=sys.stderr)
     return 0

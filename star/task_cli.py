@@ -177,7 +177,10 @@ def check_task(task: Any, pool: Any, eval_split: str = "eval") -> Report:
         except Exception as e:  # DataError lists bad rows by file and line
             r.fail("load", split, _cause(e))
             continue
-        r.say(f"{split}: {len(splits[split])} problems")
+        gold = sum(bool(p.answer) for p in splits[split])
+        r.say(f"{split}: {len(splits[split])} problems, {gold} with a gold answer"
+              + (" (loop.labels=majority trains without gold; loop.labels=gold needs it for every one)"
+                 if gold < len(splits[split]) else ""))
         if not splits[split]:
             r.fail("load", split, "the split is empty")
     bad = task.bad_rows() if callable(getattr(task, "bad_rows", None)) else []
@@ -212,7 +215,7 @@ def _check_hints(task: Any, problems: Sequence[Any], r: Report) -> None:
     """A hinted prompt must differ from the plain one, and hinting must leave no trace in
     the plain prompt (the loop trains on the plain one)."""
     bad, longest = 0, 0
-    for p in problems:
+    for p in (p for p in problems if p.answer):
         plain = task.prompt(p)
         longest = max(longest, len(_display(plain)))
         if task.prompt(p, hint=p.answer) == plain:
@@ -231,7 +234,7 @@ def _check_answers(task: Any, problems: Sequence[Any], pool: Any, r: Report) -> 
     from star.types import Verdict
 
     cases: list[tuple[str, str, str, str | None]] = []  # (check, problem id, gold, pred)
-    for p in problems:
+    for p in (p for p in problems if p.answer):  # a training row may have no gold (loop.labels=majority)
         cases.append(("gold", p.id, p.answer, p.answer))
         solution = p.meta.get("solution") if isinstance(p.meta, dict) else None
         if solution:

@@ -96,7 +96,8 @@ class Task(Protocol):
     data plus a few hooks). The registry is the `conf/task/` config group: each YAML's
     `_target_` names a class, so any importable class that fits this protocol is a task.
     Optional hooks, looked up with getattr: `hint_markers(problem, hint)` (see
-    star.rationalization)."""
+    star.rationalization); `train_prompt(problem)`, the prompt of a training example made
+    from a sample (default `prompt(problem)`; a few-shot task leaves its exemplars out)."""
 
     name: str
     description: str  # one line, shown by `star tasks`

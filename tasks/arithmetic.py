@@ -38,8 +38,10 @@ def tagged(number: str, letters: str) -> str:
     return "".join(d + letters[len(number) - 1 - i] for i, d in enumerate(number))
 
 
-def scratchpad(a: int, b: int, width: int) -> str:
-    """The worked rationale and final answer for a+b, result field `width` characters wide."""
+def scratchpad(a: int, b: int, width: int, style: str = "classic") -> str:
+    """The worked rationale and final answer for a+b, result field `width` characters wide.
+    style=lookup writes each column's units digit after that column's hint letter
+    (`a4+A7+0=1p1`), where an induction head can copy it from a hint `(r8q8p1)`."""
     xs, ys = str(a)[::-1], str(b)[::-1]
     lines, carry, i, done = [], 0, 0, ""
     while i < max(len(xs), len(ys)) or carry:
@@ -47,9 +49,15 @@ def scratchpad(a: int, b: int, width: int) -> str:
         y = int(ys[i]) if i < len(ys) else 0
         s = x + y + carry
         done = str(s % 10) + done
-        lines.append(f"{LOWER[i]}{x}+{UPPER[i]}{y}+{carry}={s:02d} {done:>{width}}")
+        total = f"{s // 10}{HINT[i]}{s % 10}" if style == "lookup" else f"{s:02d}"
+        lines.append(f"{LOWER[i]}{x}+{UPPER[i]}{y}+{carry}={total} {done:>{width}}")
         carry, i = s // 10, i + 1
     return "\n".join(lines) + f"\nA:{a + b:>{width}}"
+
+
+def hint_tags(number: str) -> str:
+    """'881' -> 'r8q8p1': each answer digit after the letter of its place (style=lookup)."""
+    return "".join(HINT[len(number) - 1 - i] + d for i, d in enumerate(number))
 
 
 @dataclass
@@ -67,6 +75,7 @@ class Arithmetic:
     eval_digits: Sequence[int] = (2, 3)
     seed_examples: Sequence[int] = (200, 600, 200)
     seed: int = 1234
+    style: str = "classic"  # classic | lookup (hint digits after their place letters, see `scratchpad`)
     name: str = "arithmetic"
     description: str = "n-digit addition with a column-by-column scratchpad (STaR's toy task)"
     stop: Sequence[str] = ()
@@ -76,6 +85,8 @@ class Arithmetic:
         self.train_digits = tuple(int(d) for d in self.train_digits)
         self.eval_digits = tuple(int(d) for d in self.eval_digits)
         self.seed_examples = tuple(int(n) for n in self.seed_examples)
+        if self.style not in ("classic", "lookup"):
+            raise ValueError(f"task.style={self.style!r} is not one of classic, lookup")
         seed_digits = tuple(d for d, n in enumerate(self.seed_examples, 1) if n > 0)
         for key, digits in (("train_digits", self.train_digits), ("eval_digits", self.eval_digits),
                             ("seed_examples", seed_digits)):
@@ -128,7 +139,7 @@ class Arithmetic:
 
     def solve(self, problem: Problem) -> str:
         a, b = problem.question.split("+")
-        return scratchpad(int(a), int(b), self.width)
+        return scratchpad(int(a), int(b), self.width, self.style)
 
     # -- prompting ----------------------------------------------------------------------
     def prompt(self, problem: Problem, hint: str | None = None) -> str:
@@ -138,7 +149,9 @@ class Arithmetic:
             return question
         # The hint's digits carry their own place letters, so the model can look up the
         # digit a column should produce, as it looks up the operands' digits.
-        return f"({tagged(hint, HINT) if hint.isdigit() else hint}) {question}"
+        if not hint.isdigit():
+            return f"({hint}) {question}"
+        return f"({hint_tags(hint) if self.style == 'lookup' else tagged(hint, HINT)}) {question}"
 
     def extract_answer(self, completion: str) -> str | None:
         lines = completion.strip().splitlines()
@@ -153,4 +166,4 @@ class Arithmetic:
         # d + 1 lines of (11 + width + 1) characters, one token each, plus the answer line
         # and EOS; a little slack and no more: a few runaway outputs would dominate.
         d = int(problem.meta["digits"])
-        return (d + 1) * (self.width + 12) + self.width + 8
+        return (d + 1) * (self.width + 12 + (self.style == "lookup")) + self.width + 8

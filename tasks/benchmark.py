@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -122,9 +122,16 @@ class Benchmark:
 
     # -- the Task protocol ----------------------------------------------------------------
     def load(self, split: str) -> list[Problem]:
+        """A split's problems. Rows without a gold answer are allowed in the training split
+        (their answer is empty and meta["unlabeled"] says where they are: loop.labels=gold
+        refuses them, loop.labels=majority needs none); every other split needs gold."""
         problems = self._whole(split)
         if split == "train":
-            problems = subsample(problems, self.train_size, self.seed, "train_size")
+            return subsample(problems, self.train_size, self.seed, "train_size")
+        missing = [p.meta["unlabeled"] for p in problems if not p.answer]
+        if missing:
+            raise DataError(f"the {split!r} split needs a gold answer in every row; {len(missing)} have none: "
+                            + "; ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
         return problems
 
     def prompt(self, problem: Problem, hint: str | None = None) -> str | list[dict[str, str]]:
@@ -132,10 +139,21 @@ class Benchmark:
         shots = [s for s in self.EXEMPLARS if s.problem.id != problem.id][: self.num_fewshot]
         pairs = [(self.question_text(s.problem, s.problem.answer if hint is not None else None), s.rationale)
                  for s in shots]
-        instruction = self.instruction if self.instruction is not None else (
-            self.INSTRUCTION if self.prompt_style == "chat" else None)
         return build_prompt(self.prompt_style, pairs, self.question_text(problem, hint), labels=self.LABELS,
-                            system=self.system_prompt, instruction=instruction)
+                            system=self.system_prompt, instruction=self._instruction())
+
+    def _instruction(self) -> str | None:
+        if self.instruction is not None:
+            return self.instruction
+        return self.INSTRUCTION if self.prompt_style == "chat" else None
+
+    def train_prompt(self, problem: Problem) -> str | list[dict[str, str]]:
+        """The prompt of a training example: the question alone, in the same style, with the
+        same system prompt and instruction, without the few-shot exemplars (the STaR paper
+        fine-tunes on question and rationale only; the exemplars would also multiply the
+        cost of every training example)."""
+        return build_prompt(self.prompt_style, [], self.question_text(problem), labels=self.LABELS,
+                            system=self.system_prompt, instruction=self._instruction())
 
     def extract_answer(self, completion: str) -> str | None:
         return self._extractor.extract(completion)
@@ -231,11 +249,20 @@ class Benchmark:
 
     def _problem(self, row: Record) -> Problem | BadRow:
         try:
-            values = map_fields(row.data, self.fields, self.REQUIRED)
+            values = map_fields(row.data, self.fields, [f for f in self.REQUIRED if f != "answer"])
             pid = str(values["id"]) if "id" in values else row.where.rsplit("/", 1)[-1]
+            if "answer" in self.REQUIRED and "answer" not in values:
+                problem = self.parse_unlabeled(values, pid)
+                where = f"{row.where}: no {self.fields.get('answer', 'answer')!r} field (task.fields.answer)"
+                return replace(problem, answer="", meta={**problem.meta, "unlabeled": where})
             return self.parse(values, pid)
         except BadRowError as e:
             return BadRow(row.where, str(e))
+
+    def parse_unlabeled(self, values: dict[str, Any], pid: str) -> Problem:
+        """A row without a gold answer: `parse` with a stand-in answer, which the caller then
+        empties (override where "0" is not a valid answer for `parse`)."""
+        return self.parse({**values, "answer": "0"}, pid)
 
 
 def _paths(files: Any) -> list[str]:

@@ -94,6 +94,9 @@ class CommonsenseQA(Benchmark):
             raise BadRowError(f"answer {answer!r} is not one of the choice labels {labels}")
         return Problem(id=pid, question=stem, answer=answer, meta={"choices": choices})
 
+    def parse_unlabeled(self, values: dict[str, Any], pid: str) -> Problem:
+        return self.parse({**values, "answer": _choices(values["choices"])[0][0]}, pid)
+
     def question_text(self, problem: Problem, hint: str | None = None) -> str:
         # The hint marks the correct choice in place, as the STaR paper did for CommonsenseQA.
         lines = [f"({label}) {t}{' (CORRECT)' if label == hint else ''}" for label, t in problem.meta["choices"]]

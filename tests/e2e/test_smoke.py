@@ -143,3 +143,27 @@ def test_training_continues_from_the_previous_iteration(tmp_path: Path, override
     else:
         assert second["adapter"] is None
         assert Path(second["model"]).resolve() == (run / "iter_001" / "model").resolve()
+
+
+def test_k_samples_at_a_temperature_with_a_cap_per_problem(tmp_path: Path):
+    """generator.num_samples=k at a temperature: k samples per training problem, and at most
+    loop.max_per_problem distinct correct rationales per problem reach training."""
+    star_run(tmp_path, "run_name=k3", "generator.num_samples=3", "generator.temperature=0.8",
+             "loop.max_per_problem=2", "loop.iterations=1")
+    it = tmp_path / "arithmetic" / "k3" / "iter_001"
+    samples = [json.loads(line) for line in (it / "samples.jsonl").read_text().splitlines()]
+    train = [json.loads(line) for line in (it / "train.jsonl").read_text().splitlines()]
+    per_problem: dict[str, list[dict]] = {}
+    for s in samples:
+        per_problem.setdefault(s["problem_id"], []).append(s)
+    assert len(per_problem) == 48 and all(sorted(s["index"] for s in v) == [0, 1, 2] for v in per_problem.values())
+    hinted = [json.loads(line) for line in (it / "rationalized.jsonl").read_text().splitlines()]
+    for s in hinted:
+        per_problem[s["problem_id"]].append(s)
+    kept: dict[str, int] = {}
+    for e in train:
+        kept[e["problem_id"]] = kept.get(e["problem_id"], 0) + 1
+    for pid, ss in per_problem.items():
+        distinct = {" ".join(s["completion"].split()) for s in ss if s["verdict"] == "correct" and not s.get("rejected")}
+        assert kept.get(pid, 0) == min(len(distinct), 2), pid
+    assert any(n == 2 for n in kept.values()), "sampling at T=0.8 should give some problem two distinct rationales"

@@ -16,6 +16,7 @@ from task_helpers import ROOT, TASK_CONFIGS, ChatTokenizer, as_text, build_task
 
 from star.attempts import attempt
 from star.generation import Completion
+from star.prompting import render
 from star.tasks.base import Task
 from star.types import Problem, Verdict
 
@@ -26,6 +27,12 @@ def hint_segments(plain: str, hinted: str) -> list[str]:
     """The pieces of `hinted` that `plain` lacks (what the hint added or replaced)."""
     sm = difflib.SequenceMatcher(None, plain, hinted, autojunk=False)
     return [hinted[j1:j2] for op, _, _, j1, j2 in sm.get_opcodes() if op in ("insert", "replace")]
+
+
+def training_prompt(task, problem: Problem):
+    """What the loop trains on: the task's `train_prompt` hook where it has one, else its prompt."""
+    own = getattr(task, "train_prompt", None)
+    return own(problem) if own else task.prompt(problem)
 
 
 def sample_problems(task) -> list[Problem]:
@@ -84,11 +91,12 @@ def test_training_prompt_never_carries_the_hint(name: str):
     and saved with the plain one as its training prompt."""
     task = build_task(name)
     problems = sample_problems(task)
-    samples = attempt(FakeGenerator(), task, problems, DirectPool(), tokenizer=None, hint=True)
+    tokenizer = ChatTokenizer() if getattr(task, "prompt_style", "text") == "chat" else None
+    samples = attempt(FakeGenerator(), task, problems, DirectPool(), tokenizer=tokenizer, hint=True)
     assert len(samples) == len(problems)
     for p, s in zip(problems, samples, strict=True):
-        assert s.hinted and s.prompt == as_text(task.prompt(p, hint=p.answer))
-        assert s.train_prompt == as_text(task.prompt(p))
+        assert s.hinted and s.prompt == render(task.prompt(p, hint=p.answer), tokenizer)
+        assert s.train_prompt == render(training_prompt(task, p), tokenizer)
         for piece in hint_segments(s.train_prompt, s.prompt):
             if len(piece.strip()) >= 3:
                 assert piece not in s.train_prompt
@@ -129,5 +137,5 @@ def test_chat_style(name: str):
     hinted = task.prompt(p, hint=p.answer)
     assert hinted[:-1] != messages[:-1] or hinted[-1] != messages[-1]
     samples = attempt(FakeGenerator(), task, [p], DirectPool(), tokenizer=ChatTokenizer(), hint=True)
-    assert samples[0].train_prompt == ChatTokenizer().apply_chat_template(messages)
+    assert samples[0].train_prompt == ChatTokenizer().apply_chat_template(training_prompt(task, p))
     assert samples[0].prompt != samples[0].train_prompt

@@ -82,7 +82,7 @@ def test_no_data_configured_names_the_key():
 # -- bad rows ------------------------------------------------------------------------------
 BAD = ('{"question": "q1", "answer": "#### 4"}\n'
        '{"question": "q2", "answer": "#### 5"\n'  # malformed JSON (line 2)
-       '{"question": "q3"}\n'  # no answer (line 3)
+       '{"question": "q3", "answer": ["#### 5"]}\n'  # an answer that is not text (line 3)
        '{"question": "q4", "answer": "no hashes here"}\n'  # not a number (line 4)
        '{"question": "q5", "answer": "#### 6"}\n')
 
@@ -95,7 +95,7 @@ def test_bad_rows_are_an_error_listing_file_and_line(write):
     msg = str(e.value)
     assert "3 bad row(s) of 5" in msg and "task.on_bad_row=skip" in msg
     assert f"{path}:2: malformed JSON" in msg
-    assert f"{path}:3: missing field(s) answer" in msg
+    assert f"{path}:3: field 'answer' should be text" in msg
     assert f"{path}:4: the answer should end in '#### <number>'" in msg
 
 
@@ -208,3 +208,15 @@ def test_hub_errors_name_the_dataset(monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", boom)
     with pytest.raises(DataError, match="task.dataset='openai/gsm8k'.*no network"):
         GSM8K(dataset="openai/gsm8k").load("train")
+
+
+def test_rows_without_an_answer_are_unlabeled_training_problems(write):
+    """A training row without its answer field is a problem without gold (loop.labels=majority
+    trains on it; loop.labels=gold refuses it, naming this row); the eval split needs gold."""
+    path = write("half.jsonl", '{"question": "q1", "answer": "#### 4"}\n{"question": "q2"}\n')
+    task = GSM8K(data_files={"train": str(path), "eval": str(path)}, split={"train": "train", "eval": "eval"})
+    one, two = task.load("train")
+    assert one.answer == "4" and two.answer == "" and two.question == "q2"
+    assert two.meta["unlabeled"].startswith(f"{path}:2: no ") and "task.fields.answer" in two.meta["unlabeled"]
+    with pytest.raises(DataError, match=rf"'eval' split needs a gold answer.*{path}:2: no "):
+        task.load("eval")

@@ -1,0 +1,335 @@
+"""algorithm=grpo: online RL with verifiable rewards (GRPO: Shao et al. 2024, DeepSeekMath;
+DeepSeek-R1-Zero) through TRL's GRPOTrainer, behind star's tasks, checkers and run directory.
+
+A sibling of star.loop.run, not a branch in it. TRL does the work of GRPO: it samples
+`algorithm.num_generations` completions per prompt (transformers' generate, or its vLLM
+integration with `algorithm.use_vllm`), scores them with the reward functions,
+normalizes the rewards within each prompt's group into advantages, and takes the policy
+gradient step on a LoRA adapter (peft). What star adds is written here and in
+star/rewards.py: the task's training prompts as TRL's dataset (rendered as the STaR loop
+renders them, the problem id beside each), the task's checker as the reward (through the
+run's CheckPool), and rounds.
+
+GRPO's steps are grouped into rounds of `algorithm.steps_per_round` optimizer steps, and
+round t is iteration t of the run directory (loop.iterations rounds; iteration 0
+evaluates the starting model, as in STaR):
+
+    iter_NNN/adapter/     TRL's checkpoint after round t: the LoRA adapter, the optimizer,
+                          scheduler and RNG states, trainer_state.json; train_log.json
+                          (the round's log history, generated tokens, verdicts)
+    iter_NNN/eval.jsonl   greedy evaluation of round t's model: the STaR loop's own stage
+    iter_NNN/metrics.json, one metrics.jsonl row, DONE
+
+Round t resumes TRL's training from round t - 1's checkpoint (`resume_from_checkpoint`:
+adapter, optimizer and scheduler state, RNG states and the position in the data), so R
+rounds are one GRPO run of R x steps_per_round steps cut at round boundaries, and a run
+killed at any point resumes from the last finished round with the same numbers: every
+round, interrupted or not, starts in a fresh trainer from the checkpoint on disk. The
+trainer is seeded from (run seed, stage) with `loop.seed_for`; its RNG state then travels
+in the checkpoints. The reference model of the KL term (`algorithm.beta` > 0) is the
+starting model (the adapter disabled).
+
+The round's figures in the metrics row come from TRL's log history (mean reward, KL,
+completion length, entropy, loss, the share of groups whose rewards all agree) and from
+the reward itself (the standard deviation of the rewards within each prompt's group, the
+share of completions judged correct, unverifiable verdicts, generated tokens), as
+`train/...` keys beside the loop's `eval/...` ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from statistics import fmean
+from typing import Any
+
+from transformers import TrainerCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+from star import evaluation
+from star.checkers import CheckPool
+from star.cold_start import starting_model
+from star.config import AlgorithmConfig, Config, ConfigError
+from star.loop import STAGE, Stages, record, seed_for
+from star.models import device_for, dtype_for, from_pretrained
+from star.policy import Policy, free_accelerator
+from star.prompting import render
+from star.rewards import TaskReward
+from star.rundir import RunDir
+from star.types import Problem, Sample, Task
+
+log = logging.getLogger(__name__)
+
+# TRL's log-history keys -> the round's metrics (the mean over the round's logged steps)
+LOGGED = {"reward": "train/reward", "reward_std_in_group": "train/reward_std",
+          "frac_reward_zero_std": "train/frac_reward_zero_std", "kl": "train/kl",
+          "completions/mean_length": "train/completion_length", "entropy": "train/entropy",
+          "loss": "train/loss", "correct_rate": "train/correct_rate"}
+
+
+def run(cfg: Config, task: Task, rundir: RunDir, pool: CheckPool, trackers: list) -> list[dict[str, Any]]:
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # star runs offline: TRL's usage ping stays home
+    trl_args(cfg.algorithm)  # an unknown algorithm.trl key fails here, before minutes of cold start
+    train_set, eval_set = task.load("train"), task.load(cfg.eval.split)[: cfg.eval.max_problems]
+    base = Path(starting_model(cfg.model, task, cfg.seed, pool))
+    log.info("%s: GRPO on %d training problems, %d eval problems; starting model %s",
+             task.name, len(train_set), len(eval_set), base)
+    policy = Policy(base, cfg, rundir.path)
+    stages, rounds = Stages(cfg, task, pool, policy), Rounds(cfg, task, pool, policy, train_set)
+    for t in range(cfg.loop.iterations + 1):
+        it = rundir.iteration(t)
+        if it.done:
+            continue
+        row: dict[str, Any] = {"iteration": t}
+        if t > 0:
+            adapter = it.folder("adapter", rounds.train, t)
+            row |= round_metrics(json.loads((adapter / "train_log.json").read_text()))
+            log.info("round %d | reward %.3f (std within groups %.3f, groups without signal %.0f%%) | "
+                     "%d completions, %d tokens, mean length %.0f", t, row.get("train/reward", float("nan")),
+                     row.get("train/reward_std", float("nan")), 100 * row.get("train/frac_reward_zero_std", 0),
+                     row["train/completions"], row["train/tokens"], row.get("train/completion_length", 0))
+        evals = it.records("eval", Sample, stages.evaluate, t, eval_set)
+        row |= evaluation.accuracy(eval_set, evals, task, pool, cfg.eval.k)
+        row |= {f"time/{STAGE[k]}_s": v for k, v in it.seconds().items()}
+        record(rundir, it, row, trackers)
+    return rundir.metrics()
+
+
+class Rounds:
+    """GRPO's rounds: round t trains `steps_per_round` steps on from round t - 1's checkpoint,
+    in this process, or (`trainer.launcher=accelerate`) under `accelerate launch`."""
+
+    def __init__(self, cfg: Config, task: Task, pool: CheckPool, policy: Policy, problems: list[Problem]):
+        self.cfg, self.task, self.pool, self.policy, self.problems = cfg, task, pool, policy, problems
+
+    def train(self, out: Path, t: int) -> None:
+        """Round t into `out` (the run directory's temporary adapter folder, renamed into place
+        when this returns): TRL's checkpoint at step t x steps_per_round, and train_log.json."""
+        previous = self.previous(t)
+        self.policy.release()  # the trainer gets the accelerator
+        if self.cfg.trainer.launcher == "accelerate":
+            launch(self.cfg, self.policy.base, self.policy.run_path, out, t)
+        else:
+            self.train_here(out, t, previous)
+
+    def previous(self, t: int) -> Path | None:
+        """Round t - 1's checkpoint, which round t resumes (none for round 1)."""
+        if t == 1:
+            return None
+        previous = self.policy.run_path / f"iter_{t - 1:03d}" / "adapter"
+        if not (previous / "trainer_state.json").is_file():
+            raise FileNotFoundError(f"round {t} continues from {previous}, which holds no TRL checkpoint")
+        return previous
+
+    def train_here(self, out: Path, t: int, previous: Path | None) -> None:
+        """Round t in this process (one rank, under a launcher); rank 0 writes `out`."""
+        import torch
+        from trl import GRPOTrainer
+
+        a, steps = self.cfg.algorithm, self.cfg.algorithm.steps_per_round
+        reward = TaskReward(self.task, self.problems, self.pool, a.reward.correct, a.reward.format)
+        device = device_for(self.cfg.model)
+        model = from_pretrained(self.policy.base, self.cfg.model, device, place=False)
+        trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=self.args(out, t, device),
+                              train_dataset=self.dataset(), processing_class=self.policy.tokenizer,
+                              peft_config=lora_config(self.cfg), callbacks=[Progress(t, steps, self.cfg.trainer.progress)])
+        trainer.pop_callback(PrinterCallback)  # it prints every log dict; Progress shows the reward
+        trainer.pop_callback(ProgressCallback)
+        trainer.train(resume_from_checkpoint=str(previous) if previous else None)
+        acc = trainer.accelerator
+        acc.wait_for_everyone()  # every rank's part of the checkpoint is written
+        counts = reward.counts()  # each rank judged its own completions: add them up
+        totals = acc.reduce(torch.tensor(list(counts.values()), dtype=torch.float64, device=acc.device), "sum")
+        if not trainer.is_world_process_zero():
+            return
+        first = (t - 1) * steps
+        checkpoint = out / f"checkpoint-{t * steps}"
+        if not (checkpoint / "trainer_state.json").is_file():
+            raise RuntimeError(f"TRL wrote no checkpoint at step {t * steps} in {out}")
+        for f in checkpoint.iterdir():  # the round's checkpoint is the adapter folder itself
+            f.rename(out / f.name)
+        checkpoint.rmdir()
+        (out / "training_args.bin").unlink(missing_ok=True)  # a pickle of the arguments: ours are in config.yaml
+        shutil.rmtree(out / "completions", ignore_errors=True)
+        history = [h for h in trainer.state.log_history if first < h.get("step", 0) <= t * steps]
+        stats = {"round": t, "steps": trainer.state.global_step - first, "global_step": trainer.state.global_step,
+                 "processes": acc.num_processes, **TaskReward.summary(dict(zip(counts, totals.tolist(), strict=True))),
+                 "log_history": history}
+        (out / "train_log.json").write_text(json.dumps(stats, indent=2) + "\n")
+        del trainer, model
+        free_accelerator()  # the round's evaluation loads its own model
+
+    def dataset(self):
+        """The training problems as TRL's prompt dataset: the prompt the model sees (as the STaR
+        loop renders it) and the problem's id, which the reward reads back."""
+        from datasets import Dataset
+
+        tok = self.policy.tokenizer
+        return Dataset.from_list([{"prompt": render(self.task.prompt(p), tok), "problem_id": p.id}
+                                  for p in self.problems])
+
+    def max_completion_length(self) -> int:
+        """algorithm.max_completion_length, else the largest per-problem budget of the task
+        (capped by generator.max_new_tokens, as the loop's generation is)."""
+        if self.cfg.algorithm.max_completion_length is not None:
+            return self.cfg.algorithm.max_completion_length
+        ceiling = self.cfg.generator.max_new_tokens
+        return min(ceiling, max((self.task.max_new_tokens(p) or ceiling) for p in self.problems))
+
+    def args(self, out: Path, t: int, device) -> Any:
+        """TRL's GRPOConfig for round t: training to step t x steps_per_round, a checkpoint there."""
+        import torch
+
+        a = self.cfg.algorithm
+        return trl_args(a, output_dir=str(out), max_steps=t * a.steps_per_round, save_steps=a.steps_per_round,
+                        max_completion_length=self.max_completion_length(), seed=seed_for(self.cfg.seed, 0, "grpo"),
+                        use_cpu=device.type == "cpu", bf16=dtype_for(self.cfg.model, device) == torch.bfloat16,
+                        **{_checkpointing_key(): self.cfg.trainer.gradient_checkpointing},
+                        max_grad_norm=self.cfg.trainer.max_grad_norm, weight_decay=self.cfg.trainer.weight_decay)
+
+
+def _checkpointing_key() -> str:
+    """transformers 5 renamed gradient_checkpointing (TRL's default: on) to activation_checkpointing."""
+    from transformers import TrainingArguments
+
+    names = {f.name for f in dataclasses.fields(TrainingArguments)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
+
+def trl_args(a: AlgorithmConfig, **run_args: Any) -> Any:
+    """TRL's GRPOConfig from the algorithm.* keys (algorithm.trl passes any other argument as
+    is). With no `run_args` it only checks the algorithm.trl keys, naming a wrong one."""
+    from trl import GRPOConfig
+
+    known = {f.name for f in dataclasses.fields(GRPOConfig)}
+    unknown = sorted(set(a.trl) - known)
+    if unknown:
+        raise ConfigError(f"config error: algorithm.trl.{unknown[0]} is not an argument of TRL's GRPOConfig")
+    if not run_args:
+        return None
+    args = dict(
+        per_device_train_batch_size=a.batch_size, num_generations=a.num_generations, learning_rate=a.lr,
+        lr_scheduler_type=a.lr_scheduler, warmup_steps=a.warmup_steps, beta=a.beta, temperature=a.temperature,
+        loss_type=a.loss_type, scale_rewards=a.scale_rewards, use_vllm=a.use_vllm, vllm_mode=a.vllm_mode,
+        logging_steps=1, save_strategy="steps", report_to="none", disable_tqdm=True, log_level="warning",
+        dataloader_num_workers=0, **{_checkpointing_key(): False},  # TRL's default is on
+    )
+    return GRPOConfig(**(args | run_args | dict(a.trl)))
+
+
+def lora_config(cfg: Config):
+    """The LoRA adapter GRPO trains: the shape the STaR loop's adapters have (trainer.lora.*)."""
+    from peft import LoraConfig
+
+    lora = cfg.trainer.lora
+    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                      target_modules=list(lora.target_modules), task_type="CAUSAL_LM")
+
+
+def round_metrics(train_log: dict[str, Any]) -> dict[str, Any]:
+    """The training side of a round's metrics row, from its train_log.json."""
+    history = train_log.get("log_history", [])
+    row: dict[str, Any] = {"train/steps": train_log.get("steps"), "train/tokens": train_log.get("tokens", 0),
+                           "train/completions": train_log.get("completions", 0),
+                           "train/unverifiable": train_log.get("unverifiable", 0)}
+    for name, key in LOGGED.items():
+        values = [h[name] for h in history if isinstance(h.get(name), int | float)]
+        if values:
+            row[key] = round(fmean(values), 6)
+    return row
+
+
+class Progress(TrainerCallback):
+    """A progress bar over the round's steps, with the mean reward of the last step."""
+
+    def __init__(self, t: int, steps: int, enabled: bool):
+        self.t, self.steps, self.enabled, self.bar = t, steps, enabled, None
+
+    def on_train_begin(self, args, state, control, **kw):
+        if self.enabled and state.is_world_process_zero:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.steps, desc=f"grpo round {self.t}", unit="step", leave=False, disable=None)
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        if self.bar is not None and logs and "reward" in logs:
+            self.bar.set_postfix(reward=f"{logs['reward']:.3f}")
+
+    def on_step_end(self, args, state, control, **kw):
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def on_train_end(self, args, state, control, **kw):
+        if self.bar is not None:
+            self.bar.close()
+
+
+# -- several processes: a round under `accelerate launch` -------------------------------------------
+def launch(cfg: Config, base: Path, run_path: Path, out: Path, t: int) -> None:
+    """Round t as `accelerate launch --config_file <trainer.accelerate_config> -m star.grpo REQUEST`
+    (DDP, FSDP, DeepSpeed: TRL's trainer takes them from accelerate). The parent fixes the
+    output folder; every rank rebuilds the task and its own checker pool from the config,
+    generates and scores its share of each batch (TRL gathers the rewards), and rank 0 writes."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from omegaconf import OmegaConf
+
+    from star.config import accelerate_config_path
+    from star.train_process import _child_env, _free_port, default_num_processes
+
+    out = Path(out).resolve()
+    n = cfg.trainer.num_processes or default_num_processes()
+    config = OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)
+    with tempfile.TemporaryDirectory(prefix="star-grpo-") as tmp:
+        request = Path(tmp) / "request.json"
+        request.write_text(json.dumps({"config": config, "base": str(base), "run": str(Path(run_path).resolve()),
+                                       "out": str(out), "round": t}))
+        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+               str(accelerate_config_path(cfg.trainer.accelerate_config)), "--num_processes", str(n),
+               "--main_process_port", str(_free_port()), "-m", "star.grpo", str(request)]
+        log.info("GRPO round %d with %d processes: %s", t, n, " ".join(cmd))
+        proc = subprocess.run(cmd, env=_child_env())
+    if proc.returncode != 0:
+        raise RuntimeError(f"GRPO round {t} failed under accelerate launch (exit {proc.returncode}); its output is above")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """One rank of a launched round: the typed config, task and a checker pool of its own."""
+    import sys
+
+    from star.config import make_task, to_config
+    from star.models import load_tokenizer, quiet_libraries
+
+    request = json.loads(Path((sys.argv[1:] if argv is None else argv)[0]).read_text())
+    rank = int(os.environ.get("RANK", "0"))
+    logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
+                        format=f"[rank {rank}] %(levelname)s %(name)s: %(message)s")
+    quiet_libraries()
+    cfg = to_config(request["config"])
+    cfg = dataclasses.replace(cfg, trainer=dataclasses.replace(cfg.trainer, progress=cfg.trainer.progress and rank == 0))
+    task, base = make_task(cfg.task), Path(request["base"])
+    with CheckPool(cfg.check.workers, cfg.check.timeout, cfg.check.max_memory_mb) as pool:
+        policy = _Paths(base, Path(request["run"]), load_tokenizer(base, cfg.model))
+        rounds = Rounds(cfg, task, pool, policy, task.load("train"))  # type: ignore[arg-type]
+        t = request["round"]
+        rounds.train_here(Path(request["out"]), t, rounds.previous(t))
+    return 0
+
+
+@dataclasses.dataclass
+class _Paths:
+    """What a launched round needs of the Policy: the starting model, the run, the tokenizer."""
+
+    base: Path
+    run_path: Path
+    tokenizer: Any
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
