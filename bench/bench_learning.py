@@ -121,12 +121,13 @@ def main() -> None:
     ap.add_argument("--seeds", default="0-4", type=seeds_arg, help="e.g. 0-4 or 0,2,5 (default 0-4)")
     ap.add_argument("--out", default="runs/bench_learning", type=Path)
     ap.add_argument("--jobs", type=int, default=2, help="runs at a time (default 2)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores / jobs)")
     ap.add_argument("--only-report", action="store_true", help="read finished runs under --out, run nothing")
     ap.add_argument("overrides", nargs="*", help="star run overrides for every run (after --)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.only_report:
-        threads = max(1, (os.cpu_count() or 2) // args.jobs)
+        threads = args.threads or max(1, (os.cpu_count() or 2) // args.jobs)
         # Every seed's first run builds its cold start, which its second run then reuses.
         jobs = [(s, True) for s in args.seeds] + [(s, False) for s in args.seeds]
         t0 = time.perf_counter()

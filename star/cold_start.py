@@ -84,23 +84,25 @@ def starting_model(cfg: ModelConfig, task: Task, seed: int, pool: Any = None) ->
 def split_probe(task: Task, worked: list[tuple[Problem, str]], cs: ColdStartConfig,
                 seed: int) -> tuple[list[tuple[Problem, str]], list[Problem]]:
     """(worked examples to train on, probe problems held out): with a target, a seeded
-    `probe_per_group` problems of each of the task's groups are held out."""
+    `probe_per_group` problems of each of the task's groups are held out, but never more
+    than a quarter of a group's worked examples (small seed sets keep most for training)."""
     if cs.target is None:
         return worked, []
-    rng = random.Random(f"{seed}/cold-start-probe")
+    names = [[f"{k}={v}" for k, v in task.groups(p).items()] or [""] for p, _ in worked]
+    sizes: dict[str, int] = {}
+    for ns in names:
+        for n in ns:
+            sizes[n] = sizes.get(n, 0) + 1
+    cap = {n: min(cs.probe_per_group, size // 4) for n, size in sizes.items()}
     order = list(range(len(worked)))
-    rng.shuffle(order)
+    random.Random(f"{seed}/cold-start-probe").shuffle(order)
     taken: dict[str, int] = {}
     held: set[int] = set()
     for i in order:
-        names = list(task.groups(worked[i][0]).items()) or [("", "")]
-        if all(taken.get(f"{k}={v}", 0) < cs.probe_per_group for k, v in names):
+        if all(taken.get(n, 0) < cap[n] for n in names[i]):
             held.add(i)
-            for k, v in names:
-                taken[f"{k}={v}"] = taken.get(f"{k}={v}", 0) + 1
-    if len(held) == len(worked):
-        raise ValueError(f"model.cold_start.probe_per_group={cs.probe_per_group} leaves no worked example "
-                         f"to train on ({len(worked)} in all)")
+            for n in names[i]:
+                taken[n] = taken.get(n, 0) + 1
     return [w for i, w in enumerate(worked) if i not in held], [worked[i][0] for i in sorted(held)]
 
 

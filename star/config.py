@@ -71,7 +71,7 @@ class ColdStartConfig:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(method="full", steps=300, step_growth=1.0))
     target: float | None = None  # probe accuracy that ends the cold start
     measure: str = "min_group"  # min_group: the weakest group's accuracy | overall
-    probe_per_group: int = 50  # worked examples per group held out of training as the probe
+    probe_per_group: int = 50  # worked examples per group held out as the probe (at most a quarter of them)
     eval_every: int = 25  # steps between probe evaluations
 
 

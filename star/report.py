@@ -36,6 +36,7 @@ from star.rundir import read_jsonl
 log = logging.getLogger(__name__)
 FORMATS = ("text", "markdown", "csv", "json")
 TRAIN = (("train/solved", "solved"), ("train/rationalized", "rationalized"), ("train/accepted", "accepted"),
+         ("train/pseudo_labeled", "pseudo-labeled"), ("train/pseudo_label_accuracy", "pseudo-label acc"),
          ("train/reward", "reward"))
 # --x: the figure's label, what an iteration's row adds to the x-axis (summed over the iterations
 # so far), and the figure's unit
@@ -102,6 +103,16 @@ def label(runs: list[Run]) -> list[Run]:
     return [replace(r, label=f"{r.label} [{r.path.name}]") if labels.count(r.label) > 1 else r for r in out]
 
 
+def shown(path: Path) -> str:
+    """A run directory as a report names it: relative to the working directory when it lies
+    below it, else its last two parts (a report must not embed one machine's absolute paths)."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(Path(*path.parts[-2:])) if len(path.parts) >= 2 else path.name
+
+
 def _show(value: Any) -> str:
     return json.dumps(value) if value is None or isinstance(value, bool) else str(value)
 
@@ -147,8 +158,21 @@ def _mean_rows(row_lists: Sequence[list[dict[str, Any]]]) -> list[dict[str, Any]
 
 
 # -- what a run measured ----------------------------------------------------------------------------
+# Training-side measures with per-group values, shown with --measure train/<name>
+TRAIN_MEASURES = ("solve_rate", "rationalization_rate", "yield", "pseudo_label_rate", "pseudo_label_accuracy")
+
+
 def _key(measure: str, group: str = "") -> str:
-    return f"eval/{measure}" + (f"/{group}" if group else "")
+    """`accuracy` -> eval/accuracy; a training-side measure is named in full: train/solve_rate."""
+    return (measure if measure.startswith("train/") else f"eval/{measure}") + (f"/{group}" if group else "")
+
+
+def _parse(key: str) -> tuple[str, str] | None:
+    """The (measure, group) of an eval key, or of a train/<measure>[/group] key."""
+    if key.startswith("train/"):
+        _, name, *group = key.split("/", 2)
+        return f"train/{name}", group[0] if group else ""
+    return parse_key(key)
 
 
 def groups(runs: Sequence[Run], measure: str = "accuracy") -> list[str]:
@@ -157,15 +181,18 @@ def groups(runs: Sequence[Run], measure: str = "accuracy") -> list[str]:
 
 
 def row_groups(rows: Iterable[dict[str, Any]], measure: str = "accuracy") -> list[str]:
-    found = {p[1] for row in rows for k in row if (p := parse_key(k)) and p[0] == measure and p[1]}
+    found = {p[1] for row in rows for k in row if (p := _parse(k)) and p[0] == measure and p[1]}
     return sorted(found, key=natural)
 
 
 def measures(runs: Sequence[Run]) -> list[str]:
-    """accuracy, then maj@k and pass@k by k, as far as any run measured them."""
-    found = {p[0] for r in runs for row in r.rows for k in row
+    """accuracy, then maj@k and pass@k by k, then the training side's per-group rates
+    (train/solve_rate, train/pseudo_label_accuracy, ...), as far as any run measured them."""
+    keys = {k for r in runs for row in r.rows for k in row}
+    found = {p[0] for k in keys
              if (p := parse_key(k)) and p[0].startswith(("maj@", "pass@")) and not p[0].endswith(("_lo", "_hi"))}
-    return ["accuracy", *sorted(found, key=lambda m: (int(m.split("@")[1]), m))]
+    train = [f"train/{m}" for m in TRAIN_MEASURES if f"train/{m}" in keys or any(k.startswith(f"train/{m}/") for k in keys)]
+    return ["accuracy", *sorted(found, key=lambda m: (int(m.split("@")[1]), m)), *train]
 
 
 # -- tables ---------------------------------------------------------------------------------------
@@ -215,7 +242,7 @@ def table(run: Run, measure: str = "accuracy", extra: Sequence[str] = (),
     header = ["iter", *([x] if x != "iteration" else []), measure if measure != "accuracy" else "overall", *gs,
               *extra, *(name for _, name in train)]
     body = [[str(r["iteration"]), *w, cell(r, measure), *(cell(r, measure, g) for g in gs),
-             *(cell(r, m) for m in extra), *(_reward(r.get(k)) if name == "reward" else _count(r.get(k))
+             *(cell(r, m) for m in extra), *(_reward(r.get(k)) if name in ("reward", "pseudo-label acc") else _count(r.get(k))
                                               for k, name in train)] for r, w in zip(run.rows, xs, strict=True)]
     return header, body
 
@@ -231,11 +258,15 @@ def legend(runs: Sequence[Run], measure: str, x: str = "iteration") -> str:
                 else "its 95% Wilson interval")
     star = next((r.rows[-1] for r in runs if r.rows and "train/problems" in r.rows[-1]), None)
     grpo = any("train/reward" in row for r in runs for row in r.rows)
-    return (f"Eval {measure} in % with {brackets}"
+    pseudo = any("train/pseudo_labeled" in row for r in runs for row in r.rows)
+    what = f"Training-side {measure.removeprefix('train/')}" if measure.startswith("train/") else f"Eval {measure}"
+    return (f"{what} in % with {brackets}"
             + (f"; {_count(row['eval/n'])} eval problems ({sizes})" if "eval/n" in row else "")
             + (f"; solved / rationalized: of {_count(star['train/problems'])} training problems, "
                "accepted: training examples" if star else "")
             + ("; reward: GRPO's mean reward over the round's completions" if grpo else "")
+            + ("; pseudo-labeled: problems whose majority answer became a label, pseudo-label acc: their "
+               "agreement with the gold answers hidden from training" if pseudo else "")
             + {"iteration": "", "tokens": "; tokens: generated tokens so far (training and evaluation)",
                "seconds": "; seconds: wall seconds of the stages so far"}[x] + ".")
 
@@ -243,18 +274,18 @@ def legend(runs: Sequence[Run], measure: str, x: str = "iteration") -> str:
 def render(runs: Sequence[Run], fmt: str = "text", measure: str = "accuracy", x: str = "iteration") -> str:
     """The report in `fmt` (text, markdown, csv, json); `x` adds the work so far (tokens, seconds)."""
     if fmt == "json":
-        return json.dumps([{"label": r.label, "path": str(r.path), "runs": r.runs, "config": r.config,
+        return json.dumps([{"label": r.label, "path": shown(r.path), "runs": r.runs, "config": r.config,
                             "rows": r.rows} for r in runs], indent=2) + "\n"
     if fmt == "csv":
-        return to_csv([{"run": r.label, "path": str(r.path), **row} for r in runs for row in r.rows])
+        return to_csv([{"run": r.label, "path": shown(r.path), **row} for r in runs for row in r.rows])
     # maj@K and pass@K at the largest K as columns; every k is in the csv and json formats
-    sampled = [m for m in measures(runs) if m != "accuracy"]
+    sampled = [m for m in measures(runs) if "@" in m]
     top = max((int(m.split("@")[1]) for m in sampled), default=None)
     extra = [m for m in ("accuracy", f"maj@{top}", f"pass@{top}") if m in measures(runs) and m != measure]
     parts = [legend(runs, measure, x), ""]
     for r in runs:
         header, body = table(r, measure, extra, x)
-        title = f"{r.label}  ({r.path})" if r.runs == 1 else r.label
+        title = f"{r.label}  ({shown(r.path)})" if r.runs == 1 else r.label
         parts += [f"### {title}" if fmt == "markdown" else title, "",
                   _markdown(header, body) if fmt == "markdown" else _text(header, body), ""]
     return "\n".join(parts)

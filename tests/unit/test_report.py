@@ -186,3 +186,34 @@ def test_presets_compose_and_validate(override):
         assert cfg.tracker.backends == [override.split("=")[1]]
     if override == "experiment=paper_arithmetic":
         assert cfg.experiment == "paper_arithmetic" and cfg.loop.iterations == 8 and cfg.generator.temperature == 0
+
+
+def test_reports_name_runs_without_absolute_paths(tmp_path, monkeypatch):
+    """A report written into the docs must not carry the paths of the machine that made it."""
+    from star.report import shown
+
+    run = tmp_path / "runs" / "arithmetic" / "demo"
+    monkeypatch.chdir(tmp_path)
+    assert shown(run) == "runs/arithmetic/demo" and shown(run.resolve()) == "runs/arithmetic/demo"
+    monkeypatch.chdir(run.parent.parent.parent.parent)  # the run lies below, deeper
+    assert not shown(run).startswith("/")
+    elsewhere = Path("/somewhere/else/arithmetic/demo")
+    assert shown(elsewhere) == "arithmetic/demo"
+
+
+def test_training_side_measures_per_group(tmp_path):
+    """--measure train/pseudo_label_accuracy: the training side's per-group rates as the table."""
+    from star.report import load, measures, render
+
+    run = tmp_path / "run"
+    run.mkdir()
+    rows = [{"iteration": 0, "eval/accuracy": 0.5, "eval/n": 4},
+            {"iteration": 1, "eval/accuracy": 0.7, "eval/n": 4, "train/problems": 10, "train/solved": 6,
+             "train/rationalized": 0, "train/accepted": 6, "train/pseudo_labeled": 6,
+             "train/pseudo_label_accuracy": 0.75, "train/pseudo_label_accuracy/digits=2": 0.9,
+             "train/pseudo_label_accuracy/digits=3": 0.5}]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    runs = load([run])
+    assert "train/pseudo_label_accuracy" in measures(runs)
+    text = render(runs, "markdown", "train/pseudo_label_accuracy")
+    assert "| 1 | 75.0 | 90.0 | 50.0 |" in text and "pseudo-labeled" in text and "0.750" in text
