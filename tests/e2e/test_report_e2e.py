@@ -68,7 +68,7 @@ def test_star_eval_reports_maj_and_pass_at_k(sweep: Path):
     out = star(sweep, "eval", str(run), "--iterations", "2", "eval.k=1,2", "eval.max_problems=8").stdout
     lines = [line.split() for line in out.splitlines() if line.strip().startswith("2 ")]
     assert [line[1] for line in lines] == ["greedy", "1", "2"]
-    folder = run / "eval_k" / "eval-T0.7-n2-m8"
+    [folder] = (run / "eval_k").glob("eval-T0.7-n2-m8-*")
     [row] = json.loads((folder / "scaling.json").read_text())
     assert row["eval/pass@2"] >= row["eval/pass@1"] == pytest.approx(row["eval/maj@1"])
     assert (folder / "scaling.png").read_bytes()[:4] == b"\x89PNG"
