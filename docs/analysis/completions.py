@@ -11,13 +11,16 @@ stated answer disagree ("a + b = c. The answer is d." with c != d). For the hint
 attempts of the training side (rationalized.jsonl) it prints how many were accepted, how
 many restate the hinted answer in the exemplars' format with nothing else (the hinted
 answer copied, no reasoning added), and how many were rejected for naming the hint.
-Last, each iteration's gain over iteration 0 on the same eval problems: the mean of the
+Then, for completions in the format, the wrong answers by their distance d from the true
+sum a + b: a carry slip (|d| a power of ten, 10 or more), the units digit (|d| < 10), or
+farther (a misaligned place value, as "61 + 7 = 128"). Last, each iteration's gain over iteration 0 on the same eval problems: the mean of the
 per-problem differences (1 correct, 0 not) with a 95% normal-approximation interval.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import math
 import re
@@ -43,7 +46,7 @@ def main() -> None:
     task = make_task(OmegaConf.load(args.run / "config.yaml").task)
     problems = {p.id: p for split in ("train", "eval") for p in task.load(split)}
     fmt = re.compile(args.format)
-    gains = []
+    gains, errors = [], []
     base: dict[str, bool] | None = None
     print("| iter | eval acc | in format | no answer | at token budget | mean tokens | equation != answer "
           "| hinted accepted | ... copied answer only | rejected (names the hint) |")
@@ -60,6 +63,12 @@ def main() -> None:
         kept = [r for r in rat if r["verdict"] == "correct" and not r.get("rejected")]
         copied = sum(1 for r in kept if fmt.match(r["completion"].strip()))
         rejected = sum(1 for r in rat if r.get("rejected"))
+        kinds = collections.Counter()
+        for r, m in zip(ev, matches, strict=True):
+            if m and r["verdict"] != "correct" and r["pred"] is not None and re.fullmatch(r"-?\d+", r["pred"]):
+                d = abs(int(r["pred"]) - (int(m.group(1)) + int(m.group(2))))
+                kinds["carry slip" if d >= 10 and str(d).strip("0") == "1" else "units" if d < 10 else "farther"] += 1
+        errors.append((it.name, kinds))
         right = {r["problem_id"]: r["verdict"] == "correct" for r in ev}
         base = base if base is not None else right
         diffs = [right[k] - base[k] for k in right if k in base]
@@ -71,6 +80,9 @@ def main() -> None:
               f"| {pct(sum(r['pred'] is None for r in ev))} | {pct(at_budget)} "
               f"| {sum(r['tokens'] for r in ev) / n:.1f} | {pct(disagree)} "
               f"| {len(kept) if rat else '-'} | {copied if rat else '-'} | {rejected if rat else '-'} |")
+    print()
+    for name, kinds in errors:
+        print(f"{name}: wrong answers in the format: " + ", ".join(f"{k} {kinds[k]}" for k in ("carry slip", "units", "farther")))
     print()
     for name, m, half, n in gains[1:]:
         print(f"{name}: gain over iteration 0 {m:+.3f}, 95% interval [{m - half:+.3f}, {m + half:+.3f}] ({n} problems)")
