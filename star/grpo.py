@@ -47,20 +47,19 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
-from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-from star import evaluation
 from star.checkers import CheckPool
 from star.cold_start import starting_model
 from star.config import AlgorithmConfig, Config, ConfigError
-from star.loop import STAGE, Stages, record, seed_for
+from star.loop import Stages, finish, seed_for
 from star.models import device_for, dtype_for, from_pretrained
 from star.policy import Policy, free_accelerator
 from star.prompting import render
 from star.rewards import TaskReward
 from star.rundir import RunDir
-from star.types import Problem, Sample, Task
+from star.training import StepBar
+from star.types import Problem, Task
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +91,7 @@ def run(cfg: Config, task: Task, rundir: RunDir, pool: CheckPool, trackers: list
                      "%d completions, %d tokens, mean length %.0f", t, row.get("train/reward", float("nan")),
                      row.get("train/reward_std", float("nan")), 100 * row.get("train/frac_reward_zero_std", 0),
                      row["train/completions"], row["train/tokens"], row.get("train/completion_length", 0))
-        evals = it.records("eval", Sample, stages.evaluate, t, eval_set)
-        row |= evaluation.accuracy(eval_set, evals, task, pool, cfg.eval.k)
-        row |= {f"time/{STAGE[k]}_s": v for k, v in it.seconds().items()}
-        record(rundir, it, row, trackers)
+        finish(rundir, it, row, stages, eval_set, trackers)
     return rundir.metrics()
 
 
@@ -136,8 +132,8 @@ class Rounds:
         model = from_pretrained(self.policy.base, self.cfg.model, device, place=False)
         trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=self.args(out, t, device),
                               train_dataset=self.dataset(), processing_class=self.policy.tokenizer,
-                              peft_config=lora_config(self.cfg), callbacks=[Progress(t, steps, self.cfg.trainer.progress)])
-        trainer.pop_callback(PrinterCallback)  # it prints every log dict; Progress shows the reward
+                              peft_config=lora_config(self.cfg), callbacks=[StepBar(self.cfg.trainer.progress, f"grpo round {t}", "reward", steps)])
+        trainer.pop_callback(PrinterCallback)  # it prints every log dict; StepBar shows the reward
         trainer.pop_callback(ProgressCallback)
         trainer.train(resume_from_checkpoint=str(previous) if previous else None)
         acc = trainer.accelerator
@@ -241,31 +237,6 @@ def round_metrics(train_log: dict[str, Any]) -> dict[str, Any]:
         if values:
             row[key] = round(fmean(values), 6)
     return row
-
-
-class Progress(TrainerCallback):
-    """A progress bar over the round's steps, with the mean reward of the last step."""
-
-    def __init__(self, t: int, steps: int, enabled: bool):
-        self.t, self.steps, self.enabled, self.bar = t, steps, enabled, None
-
-    def on_train_begin(self, args, state, control, **kw):
-        if self.enabled and state.is_world_process_zero:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=self.steps, desc=f"grpo round {self.t}", unit="step", leave=False, disable=None)
-
-    def on_log(self, args, state, control, logs=None, **kw):
-        if self.bar is not None and logs and "reward" in logs:
-            self.bar.set_postfix(reward=f"{logs['reward']:.3f}")
-
-    def on_step_end(self, args, state, control, **kw):
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def on_train_end(self, args, state, control, **kw):
-        if self.bar is not None:
-            self.bar.close()
 
 
 # -- several processes: a round under `accelerate launch` -------------------------------------------

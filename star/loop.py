@@ -60,10 +60,7 @@ def run(cfg: Config, task: Task, rundir: RunDir, pool: CheckPool, trackers: list
             row |= evaluation.train_metrics(task, problems, samples, hinted, examples, steps_for(cfg.trainer, t),
                                             _json(weights / "train_log.json"))
             row |= labels.metrics(task, [gold[p.id] for p in problems], samples, pool)
-        evals = it.records("eval", Sample, stages.evaluate, t, eval_set)
-        row |= evaluation.accuracy(eval_set, evals, task, pool, cfg.eval.k)
-        row |= {f"time/{STAGE[k]}_s": v for k, v in it.seconds().items()}
-        record(rundir, it, row, trackers)
+        finish(rundir, it, row, stages, eval_set, trackers)
     return rundir.metrics()
 
 
@@ -111,6 +108,15 @@ class Stages:
         e, greedy = self.cfg.eval, self._attempt(t, problems, "eval")
         sampled = self._attempt(t, problems, "eval-sampled", n=e.samples, temperature=e.temperature) if e.samples else []
         return evaluation.join(greedy, sampled)
+
+
+def finish(rundir: RunDir, it: Iteration, row: dict[str, Any], stages: Stages, eval_set: list[Problem],
+           trackers: list) -> None:
+    """An iteration's end, for every algorithm: evaluate, add accuracy and stage seconds, record."""
+    evals = it.records("eval", Sample, stages.evaluate, row["iteration"], eval_set)
+    row |= evaluation.accuracy(eval_set, evals, stages.task, stages.pool, stages.cfg.eval.k)
+    row |= {f"time/{STAGE[k]}_s": v for k, v in it.seconds().items()}
+    record(rundir, it, row, trackers)
 
 
 def record(rundir: RunDir, it: Iteration, row: dict[str, Any], trackers: list) -> None:

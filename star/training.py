@@ -109,25 +109,23 @@ def _collate(batch: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     return {k: torch.stack([b[k] for b in batch]) for k in batch[0]}
 
 
-class _Record(TrainerCallback):
-    """Keeps the per-step losses (for train_log.json) and drives a quiet progress bar."""
+class StepBar(TrainerCallback):
+    """A quiet progress bar over the trainer's steps (rank 0 only), showing the last logged
+    value of `shown` (the loss, GRPO's reward)."""
 
-    def __init__(self, progress: bool):
-        self.losses: list[float] = []
-        self.progress = progress
-        self.bar = None
+    def __init__(self, enabled: bool, desc: str = "train", shown: str = "loss", total: int | None = None):
+        self.enabled, self.desc, self.shown, self.total, self.bar = enabled, desc, shown, total, None
 
     def on_train_begin(self, args, state, control, **kw):
-        if self.progress and state.is_world_process_zero:
+        if self.enabled and state.is_world_process_zero:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=state.max_steps, desc="train", unit="step", leave=False, disable=None)
+            self.bar = tqdm(total=self.total or state.max_steps, desc=self.desc, unit="step", leave=False,
+                            disable=None)
 
     def on_log(self, args, state, control, logs=None, **kw):
-        if logs and "loss" in logs:
-            self.losses.append(float(logs["loss"]))
-            if self.bar is not None:
-                self.bar.set_postfix(loss=f"{logs['loss']:.3f}")
+        if self.bar is not None and logs and self.shown in logs:
+            self.bar.set_postfix({self.shown: f"{logs[self.shown]:.3f}"})
 
     def on_step_end(self, args, state, control, **kw):
         if self.bar is not None:
@@ -136,6 +134,19 @@ class _Record(TrainerCallback):
     def on_train_end(self, args, state, control, **kw):
         if self.bar is not None:
             self.bar.close()
+
+
+class _Record(StepBar):
+    """Keeps the per-step losses (for train_log.json) and drives the progress bar."""
+
+    def __init__(self, progress: bool):
+        super().__init__(progress)
+        self.losses: list[float] = []
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        if logs and "loss" in logs:
+            self.losses.append(float(logs["loss"]))
+        super().on_log(args, state, control, logs=logs, **kw)
 
 
 def finetune(base: str | Path, examples: Sequence[Example], cfg: TrainConfig, out: Path, *,
