@@ -126,7 +126,8 @@ class LoopConfig:
     rationalize: bool = True
     max_per_problem: int = 1  # accepted samples kept per problem after deduplication
     labels: str = "gold"  # gold (STaR) | majority: pseudo-labels from k samples' majority answer (star/labels.py)
-    min_agreement: float = 0.5  # labels=majority: share of the k samples the majority answer needs
+    min_agreement: float = 0.5  # labels=majority: share of the votes the majority answer needs
+    voters: int = 1  # labels=majority: models that vote, the run's own and voters-1 peers (star/labels.py)
     curriculum: float | None = None  # easy-to-hard pool: widen when the hardest group's solve rate reaches this
 
 
@@ -244,6 +245,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"config error: loop.labels=majority votes over k >= 4 samples at a temperature: set "
                           f"generator.num_samples (now {cfg.generator.num_samples}) and generator.temperature "
                           f"(now {cfg.generator.temperature})")
+    if cfg.loop.voters < 1 or (cfg.loop.voters > 1 and (cfg.loop.labels != "majority" or cfg.algorithm.name != "star")):
+        raise ConfigError(f"config error: loop.voters={cfg.loop.voters}: more than one voter needs loop.labels=majority "
+                          f"and algorithm=star (now loop.labels={cfg.loop.labels}, algorithm={cfg.algorithm.name})")
     if not 0 < cfg.loop.min_agreement <= 1:
         raise ConfigError(f"config error: loop.min_agreement={cfg.loop.min_agreement} must be in (0, 1]")
     if cfg.loop.curriculum is not None and not 0 < cfg.loop.curriculum <= 1:

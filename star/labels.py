@@ -14,6 +14,14 @@
   when its votes are at least `loop.min_agreement` of the k samples and no other answer
   ties with it; the samples that reach it are judged CORRECT (and go through the usual
   filter: deduplicated, capped per problem); problems without a label are skipped.
+  With `loop.voters=m > 1` the votes come from m models (Lee et al. 2025, "Self-Improving
+  Transformers", filter self-labels by majority across independently trained models): the
+  run's model and m - 1 peers cold-started from seeds `seed + 1000 i`, each sampling k
+  completions. Each model's plurality answer is its ballot (a model split evenly between
+  answers abstains), the label needs `loop.min_agreement` of the m ballots, and every
+  model trains on the same accepted samples. One model's errors recur across its own
+  samples; independently trained models' errors mostly differ, so their agreement is the
+  stronger evidence.
   Rationalization is off under majority labels: its hint would be the pseudo-label, and
   every problem that has one already has samples that reach it, while a problem without
   one has no hint to give. Where the data do have gold answers, the pseudo-labels'
@@ -42,7 +50,7 @@ class GoldLabels:
     checks_gold = True
     rationalizes = True
 
-    def __init__(self, min_agreement: float = 0.5):
+    def __init__(self, min_agreement: float = 0.5, voters: int = 1):
         pass
 
     def visible(self, problems: Sequence[Problem]) -> list[Problem]:
@@ -68,8 +76,8 @@ class MajorityLabels:
     checks_gold = False
     rationalizes = False
 
-    def __init__(self, min_agreement: float = 0.5):
-        self.min_agreement = min_agreement
+    def __init__(self, min_agreement: float = 0.5, voters: int = 1):
+        self.min_agreement, self.voters = min_agreement, voters
 
     def visible(self, problems: Sequence[Problem]) -> list[Problem]:
         """What the training side sees: the problems without their answers."""
@@ -85,17 +93,25 @@ class MajorityLabels:
                 for s, c in zip(samples, classes, strict=True)]
 
     def winners(self, samples: Sequence[Sample], classes: Sequence[int | None]) -> dict[str, int]:
-        """problem id -> its winning class, for the problems that get a pseudo-label."""
-        votes: dict[str, Counter[int]] = {}
-        k: Counter[str] = Counter()
+        """problem id -> its winning class, for the problems that get a pseudo-label. With one
+        voter the ballots are the k samples' classes; with m voters (samples of voter i carry
+        indices i k .. i k + k - 1), each voter's plurality class."""
+        k: Counter[str] = Counter(s.problem_id for s in samples)
+        ballots: dict[tuple[str, int], Counter[int]] = {}
         for s, c in zip(samples, classes, strict=True):
-            k[s.problem_id] += 1
             if c is not None:
-                votes.setdefault(s.problem_id, Counter())[c] += 1
+                voter = s.index // (k[s.problem_id] // self.voters) if self.voters > 1 else s.index
+                ballots.setdefault((s.problem_id, voter), Counter())[c] += 1
+        votes: dict[str, Counter[int]] = {}
+        for (pid, _), counter in ballots.items():
+            choice = _plurality(counter) if self.voters > 1 else next(iter(counter))
+            if choice is not None:
+                votes.setdefault(pid, Counter())[choice] += 1
+        total = self.voters if self.voters > 1 else None
         out = {}
         for pid, counter in votes.items():
-            (top, n), *rest = counter.most_common(2)
-            if (not rest or rest[0][1] < n) and n / k[pid] >= self.min_agreement:
+            top = _plurality(counter)
+            if top is not None and counter[top] / (total or k[pid]) >= self.min_agreement:
                 out[pid] = top
         return out
 
@@ -114,6 +130,12 @@ class MajorityLabels:
                 row[key("pseudo_label_accuracy", g, "train")] = round(
                     sum(v is Verdict.CORRECT for v in judged) / len(judged), 6)
         return row
+
+
+def _plurality(counter: Counter[int]) -> int | None:
+    """The class with the most votes; None on a tie for the most."""
+    (top, n), *rest = counter.most_common(2)
+    return top if not rest or rest[0][1] < n else None
 
 
 def pseudo_labels(samples: Sequence[Sample]) -> dict[str, str]:

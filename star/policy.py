@@ -81,13 +81,15 @@ BACKENDS: dict[str, type[HFBackend] | type[VLLMBackend]] = {"hf": HFBackend, "vl
 
 class Policy:
     """The model of iteration t, from the starting model `base` and the iteration folders
-    under `run_path` (a run directory, read only: `star eval` may look at a live run)."""
+    under `run_path` (a run directory, read only: `star eval` may look at a live run).
+    A peer voter (loop.voters > 1) keeps its weights beside the run's own, as
+    `iter_NNN/<name>_adapter`."""
 
-    def __init__(self, base: Path, cfg: Config, run_path: Path):
-        self.base, self.cfg, self.run_path = base, cfg, Path(run_path)
+    def __init__(self, base: Path, cfg: Config, run_path: Path, name: str = ""):
+        self.base, self.cfg, self.run_path, self.name = base, cfg, Path(run_path), name
         self.tokenizer = models.load_tokenizer(base, cfg.model)
         lora = cfg.trainer.method == "lora"
-        self.weights_name = "adapter" if lora else "model"
+        self.weights_name = (f"{name}_" if name else "") + ("adapter" if lora else "model")
         self.backend = BACKENDS[cfg.generator.backend](base, cfg, self.tokenizer, lora)
         self._loaded: tuple[int, Generator] | None = None
 

@@ -23,6 +23,8 @@ def star(*args: str, cwd) -> subprocess.CompletedProcess:
     ("task.train_size=abc", "task.train_size='abc' is not a valid int"),
     ("task.train_digits=[2,x]", "task.train_digits"),
     ("model.cold_start.target=2", "model.cold_start.target"),
+    ("loop.voters=3", "loop.voters=3: more than one voter needs loop.labels=majority"),
+    ("loop.voters=0", "loop.voters=0"),
 ])
 def test_bad_config_fails_before_model_work(tmp_path, override, message):
     proc = star("run", "experiment=smoke", f"out_dir={tmp_path}", override, cwd=tmp_path)

@@ -29,8 +29,8 @@ def votes(pid: str, *preds: str | None) -> list[Sample]:
                    verdict=Verdict.UNVERIFIABLE) for i, p in enumerate(preds)]
 
 
-def judged(samples, min_agreement=0.5):
-    labels = MajorityLabels(min_agreement)
+def judged(samples, min_agreement=0.5, voters=1):
+    labels = MajorityLabels(min_agreement, voters)
     problems = [Problem(id=pid, question="q", answer="") for pid in dict.fromkeys(s.problem_id for s in samples)]
     return labels.judge(MathTask(), problems, samples, InProcessPool())
 
@@ -70,6 +70,33 @@ def test_unverifiable_and_missing_answers_never_vote():
 def test_problems_are_labeled_independently():
     out = judged(votes("a", "1", "1", "2", "1") + votes("b", "9", "8", "7", "6"))
     assert pseudo_labels(out) == {"a": "1"}
+
+
+# -- several voters (loop.voters): each model's plurality answer is one ballot -----------------
+def test_each_voter_casts_its_plurality_and_the_label_needs_the_share_of_voters():
+    # 3 voters x 4 samples: voter 0 says 3 (3 of 4), voter 1 says 4, voter 2 says 3 (2 of 4)
+    samples = votes("p", "3", "3", "3", "4", "4", "4", "4", "4", "3", "3", "4", "6")
+    out = judged(samples, min_agreement=0.5, voters=3)
+    assert pseudo_labels(out) == {"p": "3"}  # 2 of 3 voters, though "4" has more samples (6 to 5)
+    assert [s.index for s in out if s.verdict is Verdict.CORRECT] == [0, 1, 2, 8, 9]  # voter 1's 4s stay wrong
+    assert pseudo_labels(judged(samples, min_agreement=1.0, voters=3)) == {}  # not unanimous
+    # pooled as one model's 12 samples, "4" would win
+    assert pseudo_labels(judged(samples, min_agreement=0.5)) == {"p": "4"}
+
+
+def test_a_voter_split_evenly_abstains_and_voters_tying_give_no_label():
+    # voter 0 splits 2-2 (abstains), voter 1 says 7: one ballot of 2, below 0.5 of 2 voters? 1/2 = 0.5: labeled
+    samples = votes("p", "1", "1", "2", "2", "7", "7", "7", "8")
+    assert pseudo_labels(judged(samples, min_agreement=0.5, voters=2)) == {"p": "7"}
+    assert pseudo_labels(judged(samples, min_agreement=0.6, voters=2)) == {}
+    # voter 0 says 1, voter 1 says 7: a tie between voters gives no label
+    assert pseudo_labels(judged(votes("p", "1", "1", "1", "2", "7", "7", "7", "8"), voters=2)) == {}
+
+
+def test_equivalent_forms_vote_together_across_voters():
+    out = judged(votes("p", "1/2", "1/2", "0.5", "0.5", "2/3", "2/3"), min_agreement=0.6, voters=3)
+    assert pseudo_labels(out) == {"p": "1/2"}
+    assert [s.verdict for s in out] == [Verdict.CORRECT] * 4 + [Verdict.INCORRECT] * 2
 
 
 def test_majority_labels_hide_the_gold_and_measure_it_afterwards():
