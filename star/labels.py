@@ -97,23 +97,20 @@ class MajorityLabels:
         voter the ballots are the k samples' classes; with m voters (samples of voter i carry
         indices i k .. i k + k - 1), each voter's plurality class."""
         k: Counter[str] = Counter(s.problem_id for s in samples)
-        ballots: dict[tuple[str, int], Counter[int]] = {}
-        for s, c in zip(samples, classes, strict=True):
-            if c is not None:
-                voter = s.index // (k[s.problem_id] // self.voters) if self.voters > 1 else s.index
-                ballots.setdefault((s.problem_id, voter), Counter())[c] += 1
+        judged = [(s, c) for s, c in zip(samples, classes, strict=True) if c is not None]
+        if self.voters == 1:
+            ballots, total = [(s.problem_id, c) for s, c in judged], dict(k)
+        else:
+            own: dict[tuple[str, int], Counter[int]] = {}
+            for s, c in judged:
+                own.setdefault((s.problem_id, s.index // (k[s.problem_id] // self.voters)), Counter())[c] += 1
+            ballots = [(pid, choice) for (pid, _), counter in own.items() if (choice := _plurality(counter)) is not None]
+            total = dict.fromkeys(k, self.voters)
         votes: dict[str, Counter[int]] = {}
-        for (pid, _), counter in ballots.items():
-            choice = _plurality(counter) if self.voters > 1 else next(iter(counter))
-            if choice is not None:
-                votes.setdefault(pid, Counter())[choice] += 1
-        total = self.voters if self.voters > 1 else None
-        out = {}
-        for pid, counter in votes.items():
-            top = _plurality(counter)
-            if top is not None and counter[top] / (total or k[pid]) >= self.min_agreement:
-                out[pid] = top
-        return out
+        for pid, c in ballots:
+            votes.setdefault(pid, Counter())[c] += 1
+        return {pid: top for pid, counter in votes.items()
+                if (top := _plurality(counter)) is not None and counter[top] / total[pid] >= self.min_agreement}
 
     def metrics(self, task: Task, problems: Sequence[Problem], samples: Sequence[Sample], pool: Any) -> dict:
         """Pseudo-labeled problems, and the pseudo-labels' agreement with the gold answers where
