@@ -53,7 +53,7 @@ def run_one(out: Path, seed: int, rationalize: bool, overrides: list[str], threa
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     t0 = time.perf_counter()
     log = out / f"{name}.log"
-    with open(log, "w") as f:
+    with open(log, "a") as f:  # a resumed run appends: the first attempt's cold start stays on record
         proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed; see {log}")
