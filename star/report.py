@@ -31,7 +31,7 @@ from typing import Any
 
 from star.evaluation import natural, parse_key
 from star.plots import Line, plot_panels, to_csv
-from star.rundir import read_jsonl
+from star.rundir import read_jsonl, without_later_defaults
 
 log = logging.getLogger(__name__)
 FORMATS = ("text", "markdown", "csv", "json")
@@ -79,7 +79,7 @@ def find_runs(paths: Iterable[Path]) -> list[Path]:
 def load_run(path: Path) -> Run:
     manifest = path / "manifest.json"
     config = json.loads(manifest.read_text()).get("results_config", {}) if manifest.is_file() else {}
-    return Run(path=path, rows=read_jsonl(path / "metrics.jsonl"), config=config)
+    return Run(path=path, rows=read_jsonl(path / "metrics.jsonl"), config=without_later_defaults(config))
 
 
 def load(paths: Iterable[Path], mean_over: Sequence[str] = ()) -> list[Run]:

@@ -197,11 +197,23 @@ NEUTRAL_KEYS = ("run_name", "out_dir", "experiment", "loop.iterations", "tracker
                 "generator.release", "generator.gpu_memory_utilization", "generator.enforce_eager")
 
 
+# Keys added after runs were made, each with the value that behaves as before it existed.
+# At that value a key is left out of the results config (so of the config hash and the run
+# name): a run made before the key existed still resumes, and still merges with new runs
+# in `star report`. A new results-changing key with such a value belongs here.
+LATER_KEYS: dict[str, Any] = {"loop.voters": 1}
+
+
 def results_config(config: dict[str, Any]) -> dict[str, Any]:
     """The part of a resolved config that can change results."""
     flat = _flatten(config)
-    return {k: v for k, v in flat.items()
-            if not any(k == n or k.startswith(n + ".") for n in NEUTRAL_KEYS)}
+    return without_later_defaults({k: v for k, v in flat.items()
+                                   if not any(k == n or k.startswith(n + ".") for n in NEUTRAL_KEYS)})
+
+
+def without_later_defaults(flat: dict[str, Any]) -> dict[str, Any]:
+    """A flat results config without the LATER_KEYS at their behave-as-before values."""
+    return {k: v for k, v in flat.items() if not (k in LATER_KEYS and v == LATER_KEYS[k])}
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -219,9 +231,11 @@ def check_resume(path: Path, config: dict[str, Any], manifest: dict[str, Any]) -
     old = json.loads(f.read_text())
     if old.get("config_hash") == manifest["config_hash"]:
         return
-    before, after = old.get("results_config", {}), results_config(config)
+    before, after = without_later_defaults(old.get("results_config", {})), results_config(config)
     diff = [f"  {k}: {before.get(k, '<unset>')!r} -> {after.get(k, '<unset>')!r}"
             for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+    if not diff:  # the same results config, hashed before a LATER_KEYS entry existed
+        return
     raise RunDirError(
         f"{path} holds a run made with a different config; resuming it would mix results.\n"
         + "\n".join(diff[:20]) + ("\n  ..." if len(diff) > 20 else "")

@@ -134,6 +134,29 @@ def test_resume_with_results_changing_difference_is_refused(tmp_path):
     assert json.loads((tmp_path / "manifest.json").read_text())["config_hash"] == config_hash(old)
 
 
+def test_a_key_added_later_at_its_old_behavior_keeps_old_runs_resuming_and_merging(tmp_path):
+    from star.report import load_run
+
+    before = {"seed": 0, "loop": {"rationalize": True}}  # a run made before loop.voters existed
+    now = {"seed": 0, "loop": {"rationalize": True, "voters": 1}}
+    assert config_hash(now) == config_hash(before)
+    assert config_hash({"seed": 0, "loop": {"rationalize": True, "voters": 3}}) != config_hash(before)
+    check_resume(tmp_path, before, {"config_hash": config_hash(before), "results_config": {"seed": 0,
+                                                                                       "loop.rationalize": True}})
+    check_resume(tmp_path, now, {"config_hash": config_hash(now)})  # resumes
+    # a manifest written while the key was hashed (value 1) also resumes, and reports without it
+    made = tmp_path / "made"
+    made.mkdir()
+    check_resume(made, now, {"config_hash": "hashed-with-voters",
+                              "results_config": {"seed": 0, "loop.rationalize": True, "loop.voters": 1}})
+    check_resume(made, now, {"config_hash": config_hash(now)})
+    (made / "metrics.jsonl").write_text("")
+    assert load_run(made).config == {"seed": 0, "loop.rationalize": True}
+    with pytest.raises(RunDirError, match=r"loop.voters: '<unset>' -> 3"):
+        check_resume(tmp_path, {"seed": 0, "loop": {"rationalize": True, "voters": 3}},
+                     {"config_hash": config_hash({"seed": 0, "loop": {"voters": 3}})})
+
+
 def test_atomic_dir_for_caches_keeps_the_first_complete_copy(tmp_path):
     final = tmp_path / "cache" / "model"
     with pytest.raises(RuntimeError):
