@@ -31,7 +31,7 @@ from typing import Any
 
 from star.evaluation import natural, parse_key
 from star.plots import Line, plot_panels, to_csv
-from star.rundir import read_jsonl, without_later_defaults
+from star.rundir import LATER_KEYS, read_jsonl, without_later_defaults
 
 log = logging.getLogger(__name__)
 FORMATS = ("text", "markdown", "csv", "json")
@@ -94,10 +94,10 @@ def label(runs: list[Run]) -> list[Run]:
     """Each run's label: the config keys in which the runs differ (`loop.rationalize=false seed=1`),
     else its directory name."""
     keys = sorted({k for r in runs for k in r.config}, key=natural)
-    differ = [k for k in keys if len({_show(r.config.get(k)) for r in runs}) > 1]
+    differ = [k for k in keys if len({_show(r.config.get(k, LATER_KEYS.get(k))) for r in runs}) > 1]
     out = []
     for r in runs:
-        text = " ".join(f"{k}={_show(r.config.get(k))}" for k in differ) or r.path.name
+        text = " ".join(f"{k}={_show(r.config.get(k, LATER_KEYS.get(k)))}" for k in differ) or r.path.name
         out.append(replace(r, label=text + (f" (mean of {r.runs})" if r.runs > 1 else "")))
     labels = [r.label for r in out]
     return [replace(r, label=f"{r.label} [{r.path.name}]") if labels.count(r.label) > 1 else r for r in out]
