@@ -82,10 +82,11 @@ def plot_panels(panels: Mapping[str, Sequence[Line]], *, xlabel: str = "iteratio
         ax.set_ylabel(ylabel)
     if title:
         fig.suptitle(title)
+    # As many legend columns as the longest label leaves room for (about 16 characters an inch at 8 pt).
+    ncol = max(1, min(len(handles), 4, int(fig.get_figwidth() * 16 // (max(map(len, handles), default=1) + 6))))
     if handles:
-        fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(len(handles), 4), fontsize=8,
-                   frameon=False)
-    fig.tight_layout(rect=(0, min(0.08 * math.ceil(len(handles) / 4), 0.3) / rows, 1, 1))
+        fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, min(0.08 * math.ceil(len(handles) / ncol), 0.3) / rows, 1, 1))
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
