@@ -30,12 +30,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-        15: 2.131, 20: 2.086, 30: 2.042}
-
-
-def t975(df: int) -> float:
-    return T975.get(df) or T975[max(k for k in T975 if k <= df)] if df >= 1 else math.nan
+from star.evaluation import mean_ci
 
 
 def seeds_arg(text: str) -> list[int]:
@@ -66,16 +61,6 @@ def rows(run: Path) -> list[dict]:
 
 def groups(row: dict) -> list[str]:
     return [k.removeprefix("eval/accuracy/") for k in row if k.startswith("eval/accuracy/")]
-
-
-def mean_ci(xs: list[float]) -> tuple[float, float, float]:
-    n = len(xs)
-    m = sum(xs) / n
-    if n < 2:
-        return m, math.nan, math.nan
-    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
-    half = t975(n - 1) * sd / math.sqrt(n)
-    return m, m - half, m + half
 
 
 def report(out: Path, seeds: list[int]) -> None:

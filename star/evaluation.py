@@ -72,6 +72,26 @@ def wilson(p: float, n: int, z: float = Z95) -> tuple[float, float]:
     return max(0.0, center - half), min(1.0, center + half)
 
 
+# Student's t, 97.5th percentile, by degrees of freedom (a larger df uses the next smaller entry).
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+        15: 2.131, 20: 2.086, 30: 2.042}
+
+
+def t975(df: int) -> float:
+    return T975.get(df) or T975[max(k for k in T975 if k <= df)] if df >= 1 else math.nan
+
+
+def mean_ci(xs: Sequence[float]) -> tuple[float, float, float]:
+    """Mean and 95% t-interval of per-seed values (nan bounds for fewer than 2)."""
+    n = len(xs)
+    m = sum(xs) / n
+    if n < 2:
+        return m, math.nan, math.nan
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
+    half = t975(n - 1) * sd / math.sqrt(n)
+    return m, m - half, m + half
+
+
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased pass@k from n samples with c correct: 1 - C(n-c, k) / C(n, k), computed as a
     product so that large n does not overflow (Chen et al. 2021, Figure 3)."""

@@ -47,12 +47,12 @@ def main() -> None:
         gains.append((g - start, f - start))
         print(f"| {s} | {start:.3f} | {g:.3f} | {g - start:+.3f} | {f:.3f} | {f - start:+.3f} | "
               f"{(f - start) / (g - start):.0%} |")
+    from star.evaluation import mean_ci
+
     mg, mf = statistics.mean(g for g, _ in gains), statistics.mean(f for _, f in gains)
-    diff = [f - g for g, f in gains]
-    half = (2.776 if len(diff) == 5 else 4.303 if len(diff) == 3 else 2.0) * statistics.stdev(diff) / len(diff) ** 0.5
+    m, lo, hi = mean_ci([f - g for g, f in gains])
     print(f"\nmean gain: gold {mg:+.3f}, majority {mf:+.3f}; share of the mean gold gain {mf / mg:.0%}; "
-          f"majority minus gold {statistics.mean(diff):+.3f} [{statistics.mean(diff) - half:+.3f}, "
-          f"{statistics.mean(diff) + half:+.3f}] (95% t-interval over {len(diff)} seeds)")
+          f"majority minus gold {m:+.3f} [{lo:+.3f}, {hi:+.3f}] (95% t-interval over {len(gains)} seeds)")
 
 
 if __name__ == "__main__":

@@ -85,6 +85,14 @@ def test_wilson_known_values(p, n, lo, hi):
     assert ev.wilson(p, n) == pytest.approx((lo, hi), abs=1e-3)
 
 
+def test_mean_ci_is_the_t_interval_over_seeds():
+    m, lo, hi = ev.mean_ci([1.0, 2.0, 3.0])  # sd 1, n 3: half width 4.303 / sqrt(3)
+    assert (m, lo, hi) == pytest.approx((2.0, 2.0 - 2.4843, 2.0 + 2.4843), abs=1e-3)
+    assert ev.t975(4) == 2.776 and ev.t975(12) == 2.228  # between table entries: the smaller df's value
+    m, lo, hi = ev.mean_ci([0.5])
+    assert m == 0.5 and math.isnan(lo) and math.isnan(hi)
+
+
 def test_wilson_narrows_with_n_and_stays_in_unit_interval():
     widths = [hi - lo for lo, hi in (ev.wilson(0.3, n) for n in (10, 100, 1000))]
     assert widths == sorted(widths, reverse=True)
