@@ -83,7 +83,7 @@ class Policy:
     """The model of iteration t, from the starting model `base` and the iteration folders
     under `run_path` (a run directory, read only: `star eval` may look at a live run).
     A peer voter (loop.voters > 1) keeps its weights beside the run's own, as
-    `iter_NNN/<name>_adapter`."""
+    `iter_NNN/<name>_adapter` (or `<name>_model`)."""
 
     def __init__(self, base: Path, cfg: Config, run_path: Path, name: str = ""):
         self.base, self.cfg, self.run_path, self.name = base, cfg, Path(run_path), name

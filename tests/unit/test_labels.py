@@ -85,7 +85,7 @@ def test_each_voter_casts_its_plurality_and_the_label_needs_the_share_of_voters(
 
 
 def test_a_voter_split_evenly_abstains_and_voters_tying_give_no_label():
-    # voter 0 splits 2-2 (abstains), voter 1 says 7: one ballot of 2, below 0.5 of 2 voters? 1/2 = 0.5: labeled
+    # voter 0 splits 2-2 and abstains, voter 1 says 7: one ballot for 7, half of the 2 voters
     samples = votes("p", "1", "1", "2", "2", "7", "7", "7", "8")
     assert pseudo_labels(judged(samples, min_agreement=0.5, voters=2)) == {"p": "7"}
     assert pseudo_labels(judged(samples, min_agreement=0.6, voters=2)) == {}
