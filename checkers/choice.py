@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from star.checkers.base import Verdict
-from star.checkers.extract import find_answer, gold_answer
+from star.checkers.extract import box_candidates, find_answer, gold_answer
 from star.checkers.normalize import normalize_unicode
 
 # "A dog ..." is an article; "A because ..." is option A.
@@ -104,7 +104,13 @@ class ChoiceChecker:
             if not isinstance(text, str):
                 return None
             span = find_answer(text, self.strategies)
-            return None if span is None else find_label(span, self.labels)
+            if span is None:
+                return None
+            several = box_candidates(span)  # joined boxes: a label only if all name it
+            if several is None:
+                return find_label(span, self.labels)
+            labels = {find_label(c, self.labels) for c in several}
+            return labels.pop() if len(labels) == 1 else None
         except Exception:
             return None
 

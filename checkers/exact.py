@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from star.checkers.base import Verdict
-from star.checkers.extract import find_answer, gold_answer
+from star.checkers.extract import box_candidates, find_answer, gold_answer
 from star.checkers.normalize import normalize_text
 from star.checkers.screen import MAX_CHARS
 
@@ -25,7 +25,12 @@ class ExactChecker:
 
     def extract(self, text: str) -> str | None:
         try:
-            return find_answer(text, self.strategies) if isinstance(text, str) else None
+            span = find_answer(text, self.strategies) if isinstance(text, str) else None
+            several = box_candidates(span)  # joined boxes: an answer only if all say it
+            if several is None:
+                return span
+            same = {normalize_text(c, self.case_sensitive) for c in several}
+            return several[-1] if len(same) == 1 else None
         except Exception:
             return None
 

@@ -4,7 +4,8 @@ Extraction is separate from comparison and configurable per task through an orde
 of strategy names. Anchored strategies (`boxed`, `answer_is`, `hashes`) are all searched
 and the one found LAST in the text wins, whatever its place in the tuple: self-corrections
 ("... \\boxed{5}. Wait, ... the answer is 6") are common and the last word is the answer.
-Several boxed answers are never merged. Only when no anchor is found are the fallbacks
+Several boxed answers are never merged; boxes joined by "or", "and" or commas are several
+answers (a hedge), which give no answer. Only when no anchor is found are the fallbacks
 (`final_line`, `last_number`, `whole`, `bare`) tried, in the tuple's order. `bare` is the
 only fallback that never picks a part of the text: it takes the whole text when that is
 a bare answer, and nothing from code or prose (`star check`'s default, after the anchors).
@@ -17,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from star.checkers.numbers import parse_number
 from star.checkers.screen import is_code
 
 ANCHORS = ("boxed", "answer_is", "hashes")
@@ -61,6 +63,81 @@ def last_boxed(text: str) -> tuple[int, str] | None:
         return i, (text[j + 1 :] if end < 0 else text[j + 1 : end]).strip()
     m = re.match(r"[^\s$]+", text[j : j + 200])
     return (i, m.group(0)) if m else None
+
+
+# What may stand between two boxes that are offered together: "\\boxed{5} or \\boxed{6}",
+# "$\\boxed{5}$, $\\boxed{6}$", "\\boxed{5} \\text{ or } \\boxed{6}", "\\boxed{5}\\boxed{6}".
+_BOX_GAP = re.compile(
+    r"(?i)^(?:\s|\$|\\[()\[\]]|\\(?:quad|qquad|[,;:!])|\\(?:text|mathrm)\{\s*(?:or|and|and/or)\s*\}"
+    r"|[,;&()]|\b(?:or|and|either|maybe|perhaps|possibly|probably)\b)*$"
+)
+_MAX_BOX_GAP = 200
+_MAX_BOXES = 8
+_OR = " \\text{ or } "  # between the candidates of joined boxes
+
+
+def _box_end(text: str, i: int) -> int:
+    """Index just past the box starting at text[i], or -1 when it is not closed."""
+    j = i + (6 if text.startswith("\\boxed", i) else 5)
+    while j < len(text) and text[j] in " \t":
+        j += 1
+    if j < len(text) and text[j] == "{":
+        end = matching_brace(text, j)
+        return -1 if end < 0 else end + 1
+    m = re.match(r"[^\s$]+", text[j : j + 200])
+    return j + len(m.group(0)) if m else -1
+
+
+def boxed_answer(text: str) -> tuple[int, str] | None:
+    """last_boxed, except when the last box is joined to the boxes before it ("\\boxed{5} or
+    \\boxed{6}", "\\boxed{5}, \\boxed{6}", "$\\boxed{a}$ or $\\boxed{b}$"): several boxes offered
+    together are candidates, not a self-correction (prose between two boxes is: "\\boxed{5}.
+    Wait ... \\boxed{6}" gives 6). Candidates that are one string are that answer; else the
+    answer is `\\boxed{a} \\text{ or } \\boxed{b}`, which box_candidates reads back and
+    which extracts to itself, and a checker accepts it only when every candidate is right."""
+    last = last_boxed(text)
+    if last is None:
+        return None
+    i, content = last
+    contents, start = [content], i
+    while len(contents) < _MAX_BOXES:
+        j = max(text.rfind("\\boxed", 0, start), text.rfind("\\fbox", 0, start))
+        if j < 0:
+            break
+        end = _box_end(text, j)
+        if end < 0 or end > start or start - end > _MAX_BOX_GAP or not _BOX_GAP.match(text[end:start]):
+            break  # nested ("\\boxed{\\boxed{5}}"), unclosed, or prose between
+        before = last_boxed(text[:end])
+        if before is None or before[0] != j:
+            break
+        contents.insert(0, before[1])
+        start = j
+    if len({"".join(c.split()) for c in contents}) == 1:
+        return last
+    return i, _OR.join(f"\\boxed{{{c}}}" for c in contents)
+
+
+def box_candidates(answer: str | None) -> list[str] | None:
+    """The candidates of an answer that boxed_answer gave for joined boxes
+    (`\\boxed{5} \\text{ or } \\boxed{6}` -> ["5", "6"]), else None."""
+    if not answer or not answer.startswith("\\boxed{"):
+        return None
+    out: list[str] = []
+    k = 0
+    while True:
+        if not answer.startswith("\\boxed{", k):
+            return None
+        end = matching_brace(answer, k + 6)
+        if end < 0:
+            return None
+        out.append(answer[k + 7 : end].strip())
+        k = end + 1
+        if k == len(answer):
+            break
+        if not answer.startswith(_OR, k):
+            return None
+        k += len(_OR)
+    return out if len(out) > 1 else None
 
 
 def _line_at(text: str, start: int, max_lines: int = 5) -> str:
@@ -122,12 +199,70 @@ def final_line(text: str) -> str | None:
     return picked.strip()
 
 
+# Between two numbers, what offers them as candidates for one answer: "5 or 6", "5, 6",
+# "between 5 and 6", "5 to 6", "5 (or 6)", "5, or maybe 6". A unit may follow the first
+# with "or" ("5 apples or 6 apples"), or inside "between" ("between 5 km and 6 km").
+_HEDGE_WORDS = frozenset({",", ";", "or", "and", "to", "and/or", "either", "maybe", "perhaps", "possibly",
+                          "probably", "else", "even"})
+_HEDGE_JOINS = frozenset({",", ";", "or", "and", "to", "and/or"})
+# A dash joins a range ("5-6", "5–6") or a difference; + * × ÷ an unevaluated expression.
+_OPERATOR_GAP = re.compile(
+    r"^\s*(?:[-\u2013\u2014\u2212+*\u00d7\u00f7\u00b1]|\\times|\\cdot|\\div|\\pm|\\mp)\s*$"
+)
+# "x = 5 or x = 6": the variable of the second assignment is not between the candidates.
+_ASSIGNED = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*$")
+_GAP_WORD = re.compile(r"[a-zA-Z]+(?:/[a-zA-Z]+)?|[,;]")
+_BETWEEN = re.compile(r"(?i)\bbetween[\s$(*]*$")
+_MAX_GAP = 60
+
+
+def _value(number: str) -> object:
+    """The value of a matched number, for telling "6 or 6.0" (one value) from "5 or 6"."""
+    v = parse_number(number.replace("$", "").replace("%", "").replace("\u2212", "-").replace(",", ""))
+    return v if v is not None else number
+
+
+def lone_last_number(text: str, pattern: re.Pattern[str] | None = None) -> tuple[str | None, bool]:
+    """(the last number in `text`, False), or (None, True) when it is no lone number: it
+    is offered beside the number before it ("5 or 6", "between 5 and 6", "5, 6", "5 to 6",
+    "5 apples or 6 apples"), ends a range or an unevaluated expression ("5-6", "2 + 4"),
+    or is negated ("6, not 5"). (None, False) when the text holds no number. Trailing
+    commas of a match are not part of the number. Linear in the text."""
+    last = prev = None
+    for m in (pattern or _NUMBER).finditer(text):
+        last, prev = m, last
+    if last is None:
+        return None, False
+    number = last.group(0).rstrip(",")
+    if prev is None:
+        return number, False
+    prev_end = prev.start() + len(prev.group(0).rstrip(","))
+    gap = text[prev_end : last.start()]
+    if len(gap) > _MAX_GAP:
+        return number, False
+    if _OPERATOR_GAP.match(gap):
+        return None, True
+    if _ASSIGNED.search(gap) and _ASSIGNED.search(text[max(0, prev.start() - 20) : prev.start()]):
+        gap = _ASSIGNED.sub("", gap)  # "x = 5 or x = 6" offers 5 and 6
+    words = [w.lower() for w in _GAP_WORD.findall(re.sub(r"\\(?:text|mathrm)\{([^{}]*)\}", r" \1 ", gap))]
+    if not words or re.search(r"[^\sa-zA-Z/,;()*$\\{}]", gap):
+        return number, False  # "14 + 2 = 16", "3 apples: 2": not candidates side by side
+    if words[-1] == "not" or words[-2:] in (["rather", "than"], ["instead", "of"]):
+        return None, True  # "6, not 5": the last number is the one ruled out
+    if words[0] not in _HEDGE_WORDS and (
+        "or" in words[1:] or ("and" in words[1:] and _BETWEEN.search(text[: prev.start()]))
+    ):
+        words = words[1:]  # a unit after the first candidate
+    if all(w in _HEDGE_WORDS for w in words) and any(w in _HEDGE_JOINS for w in words):
+        if _value(prev.group(0).rstrip(",")) != _value(number):
+            return None, True
+    return number, False
+
+
 def last_number(text: str) -> str | None:
-    """The last number in the text ("-1,234.5", "$12", "3/4", "50%")."""
-    last = None
-    for m in _NUMBER.finditer(text):
-        last = m
-    return last.group(0) if last else None
+    """The last number in the text ("-1,234.5", "$12", "3/4", "50%"), when it is a lone
+    number (see lone_last_number: not in "5 or 6", "5-6", "6, not 5")."""
+    return lone_last_number(text)[0]
 
 
 def _closing(s: str, left: str, right: str, start: int) -> int:
@@ -139,7 +274,10 @@ def math_segments(s: str) -> list[str]:
     return [content for _, _, content in _segment_spans(s)]
 
 
-_JOINER = re.compile(r"^\s*(?:,|;|and|or|,\s*and|,\s*or)\s*$")
+_JOINER = re.compile(
+    r"^\s*\(?\s*(?:[,;]\s*(?:(?:and|or)\b\s*)?|(?:and|or|and/or)\b\s*)"
+    r"(?:(?:maybe|perhaps|possibly|probably|else|even)\b\s*)?$"
+)
 
 
 def _segment_run(s: str, last: bool) -> str | None:
@@ -216,7 +354,7 @@ def clean_span(span: str) -> str:
     """The answer at the start of an anchored span: a boxed or delimited formula when there
     is one, else the text up to the end of the first sentence."""
     s = span.strip().strip("*").strip().lstrip(":").strip()
-    boxed = last_boxed(s)
+    boxed = boxed_answer(s)
     if boxed is not None:
         return boxed[1]
     if s.startswith(("$", "\\(", "\\[")) or is_prose(s):
@@ -229,14 +367,17 @@ def clean_span(span: str) -> str:
     return s.strip().strip("*").strip()
 
 
-def from_final_line(line: str) -> str:
+def from_final_line(line: str) -> str | None:
     """The answer in a last line: its last formula if it has one, its last number if it is
-    a sentence, else the line itself."""
+    a sentence, else the line itself; None when the sentence's last number is no lone
+    number ("So there are 5 or 6 ways.": several candidates state no answer)."""
     run = _segment_run(line, last=True)
     if run is not None:
         return run
     if is_prose(line):
-        number = last_number(line)
+        number, hedged = lone_last_number(line)
+        if hedged:
+            return None
         if number is not None:
             return number
     return line.strip()
@@ -247,7 +388,7 @@ def find_answer(text: str, strategies: Sequence[str]) -> str | None:
     if not text or not text.strip():
         return None
     anchored: list[tuple[int, str]] = []
-    if "boxed" in strategies and (b := last_boxed(text)) is not None:
+    if "boxed" in strategies and (b := boxed_answer(text)) is not None:
         anchored.append(b)
     if "answer_is" in strategies and (a := last_answer_is(text)) is not None:
         anchored.append((a[0], clean_span(a[1])))
@@ -258,9 +399,11 @@ def find_answer(text: str, strategies: Sequence[str]) -> str | None:
         return answer if answer.strip() else None
     for name in strategies:
         if name == "final_line" and (line := final_line(text)) is not None:
-            return from_final_line(line)
-        if name == "last_number" and (number := last_number(text)) is not None:
-            return number
+            return from_final_line(line)  # None for a hedge: the search ends there
+        if name == "last_number":
+            number, hedged = lone_last_number(text)
+            if number is not None or hedged:
+                return number
         if name == "whole":
             return text.strip()
         if name == "bare" and (bare := bare_answer(text)) is not None:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from star.checkers.base import Verdict
-from star.checkers.extract import find_answer, gold_answer
+from star.checkers.extract import box_candidates, find_answer, gold_answer
 from star.checkers.normalize import compact, normalize_math, text_answer
 from star.checkers.numbers import is_nonfinite, parse_collection, parse_number
 from star.checkers.screen import MAX_CHARS, screen
@@ -56,6 +56,16 @@ def _text_verdict(g: str, p: str) -> Verdict | None:
     return Verdict.CORRECT if compact(gt) == compact(pt) else Verdict.INCORRECT
 
 
+def _every(verdicts: list[Verdict | None]) -> Verdict | None:
+    """The verdict on candidates offered together (joined boxes): wrong when one is wrong,
+    right only when all are; None when one still needs the slow path."""
+    if Verdict.INCORRECT in verdicts:
+        return Verdict.INCORRECT
+    if None in verdicts:
+        return None
+    return Verdict.UNVERIFIABLE if Verdict.UNVERIFIABLE in verdicts else Verdict.CORRECT
+
+
 @dataclass(frozen=True)
 class MathChecker:
     """Math answers: fractions, radicals, pi, e, i, factorials, sets, tuples, intervals,
@@ -88,8 +98,14 @@ class MathChecker:
             return Verdict.UNVERIFIABLE
         return Verdict.INCORRECT if is_nonfinite(p) else (g, p)
 
+    def candidates(self, pred: str | None) -> list[str] | None:
+        """The candidates of joined boxes in `pred` ("\\boxed{5} or \\boxed{6}"), else None."""
+        return box_candidates(self.extract(pred)) if isinstance(pred, str) else None
+
     def fast_check(self, gold: str, pred: str | None) -> Verdict | None:
         try:
+            if (several := self.candidates(pred)) is not None:
+                return _every([self.fast_check(gold, c) for c in several])
             pair = self.normalized(gold, pred)
             if isinstance(pair, Verdict):
                 return pair
@@ -113,6 +129,8 @@ class MathChecker:
         fast = self.fast_check(gold, pred)
         if fast is not None:
             return fast
+        if (several := self.candidates(pred)) is not None:
+            return _every([self.check(gold, c) for c in several]) or Verdict.UNVERIFIABLE
         from star.checkers import symbolic  # worker-only dependency
 
         pair = self.normalized(gold, pred)

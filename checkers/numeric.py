@@ -1,7 +1,10 @@
 """The `numeric` checker: GSM8K-style numbers, compared exactly.
 
 Commas, a currency sign, a trailing period, negative numbers, decimals and simple
-fractions are read; the values are compared as exact fractions. There is deliberately no
+fractions (`3/4`, `5 / 6`) are read; the values are compared as exact fractions. An answer
+span is read by its last number, which must be a lone number: a span that offers several
+candidates ("5 or 6", "between 5 and 6", "5, 6", "5 to 6"), a range or an unevaluated
+expression ("5-6", "2 + 4") states no number, so it is INCORRECT whatever the gold. There is deliberately no
 relative tolerance and no x100 leniency: that is where other graders accept 10000 for
 10001 or 0.5 for 50. NaN and infinity are no numbers: a gold that states one is
 unverifiable, a prediction that mentions one states no number. No sympy anywhere:
@@ -14,12 +17,12 @@ import re
 from dataclasses import dataclass
 
 from star.checkers.base import Verdict
-from star.checkers.extract import find_answer, gold_answer
+from star.checkers.extract import box_candidates, find_answer, gold_answer, lone_last_number
 from star.checkers.normalize import normalize_unicode
 from star.checkers.numbers import MAX_DIGITS, parse_number
 
 _FRAC = re.compile(r"\\[dt]?frac\s*\{\s*(-?\d+)\s*\}\s*\{\s*(\d+)\s*\}")
-_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|(?<![\w\d])-?\.\d+")
+_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?|(?<![\w\d])-?\.\d+")
 # NaN or an infinity anywhere in a span: "nan", "-inf", "Infinity", "\infty", "∞", "0 \cdot \infty"
 # (as floats, JSON and LaTeX write them; not "Nan", a name).
 _NONFINITE = re.compile(
@@ -28,7 +31,8 @@ _NONFINITE = re.compile(
 
 
 def read_number(text: str) -> str | None:
-    """The last number in an answer span, cleaned: "$1,234." -> "1234", "−5" -> "-5"."""
+    """The last number in an answer span, cleaned: "$1,234." -> "1234", "−5" -> "-5";
+    None when it is no lone number ("5 or 6", "between 5 and 6", "5-6": a hedge, a range)."""
     if _NONFINITE.search(text):
         return None  # "\infty - 5" states no finite number, least of all 5
     s = text if text.isascii() else normalize_unicode(text)
@@ -36,12 +40,8 @@ def read_number(text: str) -> str | None:
     s = re.sub(r"(?<=\d)\\?,(?=\d{3})", ",", s)  # 1\,000
     s = re.sub(r"(?<=-)\s+(?=\d)", "", s)  # "- 5"
     s = _FRAC.sub(r"\1/\2", s)  # \frac{3}{4} -> 3/4
-    last = None
-    for m in _NUMBER.finditer(s):
-        last = m
-    if last is None:
-        return None
-    return last.group(0).rstrip(",").replace(",", "")
+    number, _ = lone_last_number(s, _NUMBER)
+    return None if number is None else number.replace(",", "").replace(" ", "")
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,14 @@ class NumericChecker:
         try:
             # The span's last number: with the `whole` fallback, the output's last number.
             span = find_answer(text, self.strategies) if isinstance(text, str) else None
-            return None if span is None else read_number(span)
+            if span is None:
+                return None
+            several = box_candidates(span)  # joined boxes: one number only if all agree
+            if several is None:
+                return read_number(span)
+            numbers = [read_number(c) for c in several]
+            values = {parse_number(n) if n is not None else None for n in numbers}
+            return numbers[-1] if len(values) == 1 and None not in values else None
         except Exception:
             return None
 

@@ -447,6 +447,42 @@ MATH: list[tuple[str, str | None, str]] = [
     ("1/2", "2/4", C),
     ("3\\pi", "3 \\pi", C),
     ("\\pi^2", "\\pi \\cdot \\pi", C),
+    # hedges: an answer that states several candidates states none of them (a set answer
+    # goes in one box or one list, and then equals only a set); boxes joined by "or",
+    # "and" or commas are several answers, not a self-correction (issue 20)
+    ("6", r"\boxed{5} or \boxed{6}", X),
+    ("5", r"\boxed{5} or \boxed{6}", X),
+    ("6", r"$\boxed{5}$ or $\boxed{6}$", X),
+    ("6", r"\boxed{5}, \boxed{6}", X),
+    ("6", r"\boxed{5} \text{ or } \boxed{6}", X),
+    ("6", r"\boxed{5}\boxed{6}", X),
+    ("6", r"The answer is \boxed{5} or \boxed{6}.", X),
+    ("6", r"\boxed{5} and \boxed{6}", X),
+    ("6", r"\boxed{5}. Wait, I dropped a term: \boxed{6}", C),  # prose between: a self-correction
+    ("6", r"\boxed{4}, \boxed{5} or \boxed{6}", X),
+    ("6", r"\boxed{6} or \boxed{6.0}", C),  # every candidate right: one answer in two forms
+    # MATH-500 test/number_theory/459.json's own solution ends this way
+    (r"\frac{639}{40}", r"$d = \boxed{15\frac{39}{40}},$ or $\boxed{\frac{639}{40}}$ inches.", C),
+    (r"\frac{639}{40}", r"$\boxed{15\frac{39}{40}}$ or $\boxed{\frac{640}{40}}$", X),
+    (r"\{5, 6\}", r"\boxed{5} or \boxed{6}", X),  # a set goes in one box
+    (r"\{5, 6\}", r"\boxed{5, 6}", C),
+    ("6", "x = 5 or x = 6", X),
+    ("5, 6", "x = 5 or x = 6", C),
+    ("6", r"5 \text{ or } 6", X),
+    ("5, 6", r"5 \text{ or } 6", C),
+    ("6", "5 or 6", X),
+    ("6", "The answer is 5 or 6.", X),
+    ("6", "between 5 and 6", X),
+    ("6", "The answer is between 5 and 6.", X),
+    ("6", "So there are 5 or 6 ways.", X),  # a final line in prose: no lone last number
+    ("6", "So it is 5 apples or 6 apples.", X),
+    ("6", "The value is $5$ or maybe $6$.", X),
+    ("5", "The answer is $5$, or possibly $6$.", X),
+    ("6", "5, 6", X),
+    ("6", "So there are 6 ways.", C),
+    ("11", "There are 5 boys and 6 girls.\nSo there are 11 children.", C),
+    ("-6", "So the answer is -6.", C),
+    ("6", r"So the answer is $\boxed{6}$, since 5 or 7 would not divide 12.", C),
     # pathological or unreadable: never judged, never accepted
     ("1", r"10^{10^{10}}", U),
     ("5", "9!!!!!!", U),
@@ -520,6 +556,49 @@ NUMERIC: list[tuple[str, str | None, str]] = [
     ("1000", r"1\,000", C),
     ("32", r"So the answer is $\frac{64}{2}$.", C),
     ("0.75", r"\dfrac{3}{4}", C),
+    # hedges: a span that states several candidate numbers states none of them (issue
+    # 20); a range ("5-6", "5 to 6") and an unevaluated expression ("2 + 4") state no
+    # single number either. Legitimate numbers around them: thousands, currency, "3/4"
+    # and "5 / 6" (fractions), "-6", units, a worked sentence ending in its result.
+    ("6", "5 or 6", X),
+    ("5", "5 or 6", X),
+    ("6", "#### 5 or 6", X),
+    ("6", "The answer is 5 or 6.", X),
+    ("6", "The answer is 6 or 5.", X),
+    ("6", "between 5 and 6", X),
+    ("5", "between 5 and 6", X),
+    ("6", "The answer is between 5 km and 6 km.", X),
+    ("6", "either 5 or 6", X),
+    ("6", "5, 6", X),
+    ("7", "5, 6, or 7", X),
+    ("6", "5 and 6", X),
+    ("6", "5 to 6", X),
+    ("6", "5-6", X),
+    ("6", "5 - 6", X),
+    ("6", "5\u20136", X),  # an en dash: a range
+    ("6", "5 apples or 6 apples", X),
+    ("6", "The answer is $5 or $6.", X),
+    ("6", "The answer is 5 (or 6).", X),
+    ("6", "The answer is 5, or maybe 6.", X),
+    ("2000", "1,000 or 2,000", X),
+    ("5", "The answer is 6, not 5.", X),
+    ("4", "2 + 4", X),
+    ("6", "x = 5 or x = 6", X),
+    ("6", r"5 \pm 1", X),
+    ("6", "x = 6", C),
+    ("6", "5 / 6", X),  # a fraction, not a hedge
+    ("5/6", "5 / 6", C),
+    ("6", "6 or 6.0", C),  # one value, written twice
+    ("-6", "-6", C),
+    ("-6", "#### -6", C),
+    ("-1", "5 - 6 = -1", C),
+    ("6", "The answer is 6 because 5 + 1 = 6.", C),
+    ("1234", "The answer is 1,234.", C),
+    ("5", "$5.00", C),
+    ("5", "5 km", C),
+    ("4", "He had 5 or 6 marbles, then gave 2 away.\n#### 4", C),
+    ("6", r"\boxed{5} or \boxed{6}", X),
+    ("6", r"\boxed{6}, or \boxed{6.00}", C),
     ("5", "1" * 500, U),
     ("no number here", "5", U),
     # NaN and infinities: the gold is unverifiable, the pred states no number
@@ -584,6 +663,8 @@ CHOICE: list[tuple[str, str | None, str]] = [
     ("C", r"$\textbf{(C)}$", C),
     ("C", "[C]", C),
     ("C", "[D]", X),
+    ("C", r"\boxed{B} or \boxed{C}", X),  # joined boxes: a hedge
+    ("C", r"\boxed{C} or \boxed{(C)}", C),
     ("Z", "Z", U),
     ("", "A", U),
 ]
@@ -620,6 +701,8 @@ EXACT: list[tuple[str, str | None, str]] = [
     ("Paris", "**Paris**", C),
     ("Paris", "I think it's Paris.\nThe answer is Paris", C),
     ("Paris", "The answer is Paris.\nNo wait, the answer is Lyon.", X),
+    ("Paris", r"\boxed{Paris} or \boxed{Lyon}", X),
+    ("Paris", r"\boxed{Paris}, \boxed{paris}", C),
 ]
 EXACT_CASE_SENSITIVE: list[tuple[str, str | None, str]] = [
     ("Paris", "paris", X),
@@ -654,6 +737,8 @@ STAR_CHECK: list[tuple[str, str, str | None, str]] = [
     ("math", "1, 2", "The solutions are $x=1$ and $x=2$.", X),  # above: C
     ("math", "5", "Since $a=2$ and $b=3$, we get $a+b=5$.", X),  # above: C
     ("math", "3", "There are 3 ways.", X),  # above: C
+    ("math", "6", "So there are 6 ways.", X),  # above: C
+    ("math", "11", "There are 5 boys and 6 girls.\nSo there are 11 children.", X),  # above: C
     ("numeric", "18", "She pays $18.", X),  # above: C
     ("numeric", "5", "Nan has 5 apples", X),  # above: C
     # code is no answer (its last number was judged: `__import__...` was correct for 0)

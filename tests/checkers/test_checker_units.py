@@ -10,7 +10,15 @@ from fractions import Fraction
 import pytest
 
 from star.checkers import CHECKERS, get_checker
-from star.checkers.extract import find_answer, gold_answer, last_boxed, math_segments
+from star.checkers.extract import (
+    box_candidates,
+    boxed_answer,
+    find_answer,
+    gold_answer,
+    last_boxed,
+    lone_last_number,
+    math_segments,
+)
 from star.checkers.normalize import normalize_math, normalize_text, normalize_unicode
 from star.checkers.numbers import parse_number
 from star.checkers.screen import screen
@@ -60,6 +68,46 @@ def test_extraction_is_configurable() -> None:
     assert get_checker("numeric").extract("The answer is $1,234.") == "1234"
     assert get_checker("choice").extract("So the answer is ocean (b).") == "B"
     assert get_checker("choice").extract("A or B") is None
+
+
+@pytest.mark.parametrize(
+    "text, number, hedged",
+    [
+        ("5 or 6", None, True),
+        ("between 5 and 6", None, True),
+        ("between 5 km and 6 km", None, True),
+        ("5 apples or 6 apples", None, True),
+        ("5, 6", None, True),
+        ("5 (or 6)", None, True),
+        ("5, or maybe 6", None, True),
+        ("5 to 6", None, True),
+        ("5-6", None, True),
+        ("2 + 4", None, True),
+        ("x = 5 or x = 6", None, True),
+        ("6, not 5", None, True),
+        ("6 or 6.0", "6.0", False),  # one value
+        ("5 boys, so 6", "6", False),
+        ("2 + 12 = 14", "14", False),
+        ("She has 5 boys and 6 girls", "6", False),  # two quantities of two things, not candidates
+        ("The answer is 1,234.", "1,234", False),
+        ("-6", "-6", False),
+        ("no number", None, False),
+    ],
+)
+def test_lone_last_number(text: str, number: str | None, hedged: bool) -> None:
+    assert lone_last_number(text) == (number, hedged)
+
+
+def test_joined_boxes_are_candidates() -> None:
+    assert boxed_answer(r"\boxed{5} or \boxed{6}") == (13, r"\boxed{5} \text{ or } \boxed{6}")
+    assert box_candidates(r"\boxed{5} \text{ or } \boxed{6}") == ["5", "6"]
+    assert boxed_answer(r"\boxed{5}. Wait, no: \boxed{6}")[1] == "6"  # a self-correction
+    assert boxed_answer(r"\boxed{\boxed{5}}")[1] == "5"  # nested, not joined
+    assert boxed_answer(r"\boxed{6} and \boxed{ 6}")[1] == "6"  # one answer twice
+    assert box_candidates("5") is None and box_candidates(r"\boxed{5}") is None
+    for text in (r"\boxed{5} or \boxed{6}", "The answer is $\\boxed{5}$, $\\boxed{6}$."):
+        marker = find_answer(text, MATH_STRATEGIES)
+        assert find_answer(marker, MATH_STRATEGIES) == marker  # re-extraction keeps it
 
 
 def test_extraction_helpers() -> None:
