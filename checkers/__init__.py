@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from star.checkers.base import Checker, Verdict
+from star.checkers.base import Checker, CheckerImportError, Verdict, checker_name, uses_problem
 from star.checkers.choice import ChoiceChecker
 from star.checkers.exact import ExactChecker
 from star.checkers.extract import validate_strategies
@@ -27,12 +27,15 @@ __all__ = [
     "CHECKERS",
     "CheckPool",
     "Checker",
+    "CheckerImportError",
     "ChoiceChecker",
     "ExactChecker",
     "MathChecker",
     "NumericChecker",
     "Verdict",
+    "checker_name",
     "get_checker",
+    "uses_problem",
 ]
 
 CHECKERS: dict[str, type] = {

@@ -399,7 +399,8 @@ def find_answer(text: str, strategies: Sequence[str]) -> str | None:
         return answer if answer.strip() else None
     for name in strategies:
         if name == "final_line" and (line := final_line(text)) is not None:
-            return from_final_line(line)  # None for a hedge: the search ends there
+            answer = from_final_line(line)  # None for a hedge: the search ends there
+            return answer if answer and answer.strip() else None  # "$$" holds no answer
         if name == "last_number":
             number, hedged = lone_last_number(text)
             if number is not None or hedged:

@@ -10,6 +10,15 @@ calls; `close()` (or interpreter exit) kills them all.
 
 Workers are fresh interpreters (`python -m star.checkers.worker`, spawn semantics, no
 fork of this possibly multi-threaded process) capped in memory; see checkers/worker.py.
+The checker travels to them pickled, so its class must be importable there (a package
+installed or on the PYTHONPATH they inherit, never `__main__`): a class that is not
+raises CheckerImportError here, in the parent, instead of silently judging nothing.
+
+A checker whose class says `uses_problem = True` is called with the problem as a third
+argument (`fast_check(gold, pred, problem)`, `check(gold, pred, problem)`): `problems`,
+aligned with `pairs`, are what `check` hands it (None when not given); pairs of different
+problems are then never deduplicated into one check. Other checkers are called with
+(gold, pred) alone, whatever `problems` holds.
 """
 
 from __future__ import annotations
@@ -26,8 +35,9 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
+from typing import Any
 
-from star.checkers.base import Checker, Verdict
+from star.checkers.base import Checker, CheckerImportError, Verdict, checker_name, uses_problem
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +83,26 @@ def _shutdown(workers: list[_Worker]) -> None:
         workers.pop().kill()
 
 
+_IMPORTABLE = (
+    "a checker class must be importable by a fresh interpreter, since CheckPool's workers "
+    "unpickle it in new processes: define it in an installed package or in a module on "
+    "PYTHONPATH (sys.path when the pool starts its workers), not in __main__ or inside a function"
+)
+
+
+def _class_path(checker: object) -> str:
+    cls = type(checker)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _refuse_unimportable(checker: object) -> None:
+    """CheckerImportError for a class no worker can import: one defined in `__main__`
+    (the worker's __main__ is checkers/worker.py) or inside a function (`<locals>`)."""
+    cls = type(checker)
+    if cls.__module__ == "__main__" or "<locals>" in cls.__qualname__:
+        raise CheckerImportError(f"checker class {_class_path(checker)} cannot reach a worker: {_IMPORTABLE}")
+
+
 def _child_env() -> dict[str, str]:
     # The child must import `star` exactly as this process does (editable install, a
     # source checkout on sys.path, a test's rootdir): hand it our sys.path.
@@ -105,36 +135,80 @@ class CheckPool:
 
     # -- public API -----------------------------------------------------------------------
 
-    def check(self, checker: Checker, pairs: Sequence[tuple[str, str | None]]) -> list[Verdict]:
-        """Verdicts for `pairs` (gold first), in input order."""
-        return [verdict for verdict, _ in self.check_timed(checker, pairs)]
+    def check(
+        self,
+        checker: Checker,
+        pairs: Sequence[tuple[str, str | None]],
+        problems: Sequence[Any] | None = None,
+    ) -> list[Verdict]:
+        """Verdicts for `pairs` (gold first), in input order. `problems`, when given, is
+        aligned with `pairs` and reaches a checker whose class has `uses_problem = True`."""
+        return [verdict for verdict, _ in self.check_timed(checker, pairs, problems)]
 
     def check_timed(
-        self, checker: Checker, pairs: Sequence[tuple[str, str | None]]
+        self,
+        checker: Checker,
+        pairs: Sequence[tuple[str, str | None]],
+        problems: Sequence[Any] | None = None,
     ) -> list[tuple[Verdict, float]]:
-        """(verdict, seconds) per pair, in input order; seconds is the pair's own check time."""
+        """(verdict, seconds) per pair, in input order; seconds is the pair's own check time.
+
+        Raises CheckerImportError when some pair needs a worker and the checker cannot get
+        there (its class is not importable by a fresh interpreter, or it does not pickle).
+        """
         if self._closed:
             raise RuntimeError("CheckPool is closed")
+        if problems is not None and len(problems) != len(pairs):
+            raise ValueError(f"problems must be aligned with pairs: {len(problems)} problems for {len(pairs)} pairs")
+        with_problem = uses_problem(checker)
         results: list[tuple[Verdict, float] | None] = [None] * len(pairs)
-        slow: dict[tuple[str, str | None], list[int]] = {}
+        # Identical pairs are checked once; for a checker that reads the problem, only
+        # identical (gold, pred, problem) triples are (the problem by its pickled bytes).
+        slow: dict[tuple[str, str | None, bytes], list[int]] = {}
+        sent: dict[tuple[str, str | None, bytes], Any] = {}
         for i, (gold, pred) in enumerate(pairs):
+            problem = problems[i] if with_problem and problems is not None else None
             start = time.perf_counter()
             try:
-                verdict = checker.fast_check(gold, pred)
+                verdict = checker.fast_check(gold, pred, problem) if with_problem else checker.fast_check(gold, pred)
             except Exception:  # fast_check is total by contract; a plugin's may not be
                 verdict = Verdict.UNVERIFIABLE
             if verdict is None:
-                slow.setdefault((gold, pred), []).append(i)
+                key = (gold, pred, self._problem_key(problem) if with_problem else b"")
+                slow.setdefault(key, []).append(i)
+                sent.setdefault(key, problem)
             else:
                 results[i] = (verdict, time.perf_counter() - start)
         self.stats["fast"] += len(pairs) - sum(len(v) for v in slow.values())
         if slow:
             self.stats["slow"] += len(slow)
             unique = list(slow)
-            for key, outcome in zip(unique, self._run_slow(checker, unique), strict=True):
+            payload = self._checker_payload(checker)
+            tasks = [(gold, pred, sent[(gold, pred, pk)]) for gold, pred, pk in unique]
+            for key, outcome in zip(unique, self._run_slow(payload, checker, tasks), strict=True):
                 for i in slow[key]:
                     results[i] = outcome
         return [r if r is not None else (Verdict.UNVERIFIABLE, 0.0) for r in results]
+
+    @staticmethod
+    def _problem_key(problem: Any) -> bytes:
+        try:
+            return pickle.dumps(problem)
+        except Exception as e:
+            raise TypeError(f"a problem of type {type(problem).__name__} does not pickle ({e}); "
+                            "problems travel to the checker workers pickled") from e
+
+    @staticmethod
+    def _checker_payload(checker: Checker) -> bytes:
+        """The pickled checker, once per batch; CheckerImportError when it cannot travel."""
+        _refuse_unimportable(checker)
+        try:
+            return pickle.dumps(checker)
+        except Exception as e:  # a lambda field, an open file, a class pickle cannot find
+            raise CheckerImportError(
+                f"checker {checker_name(checker)} ({_class_path(checker)}) does not pickle ({e}); "
+                f"a checker is a small picklable object (a frozen dataclass), and {_IMPORTABLE}"
+            ) from e
 
     def close(self) -> None:
         """Kill all workers. Idempotent."""
@@ -206,35 +280,43 @@ class CheckPool:
     # -- the scheduling loop --------------------------------------------------------------
 
     def _run_slow(
-        self, checker: Checker, unique: list[tuple[str, str | None]]
+        self, payload: bytes, checker: Checker, unique: list[tuple[str, str | None, Any]]
     ) -> list[tuple[Verdict, float]]:
         out: list[tuple[Verdict, float] | None] = [None] * len(unique)
         pending = deque(range(len(unique)))
         self._crashed = {}
         self._ensure(min(self.workers, len(unique)))
-        while pending or any(w.task is not None for w in self._workers):
-            now = time.monotonic()
-            for w in list(self._workers):
-                if w.ready and w.task is None and pending and not w.dead:
-                    if w.proc.poll() is not None:  # exited between calls
-                        self._retire(w)
-                        continue
-                    self._send(w, pending.popleft(), unique, checker, now, pending)
-            self._wait_and_collect(out, pending)
-            self._enforce_deadlines(out, pending)
-            if pending:
-                self._ensure(min(self.workers, len(pending) + self._busy()))
+        try:
+            while pending or any(w.task is not None for w in self._workers):
+                now = time.monotonic()
+                for w in list(self._workers):
+                    if w.ready and w.task is None and pending and not w.dead:
+                        if w.proc.poll() is not None:  # exited between calls
+                            self._retire(w)
+                            continue
+                        self._send(w, pending.popleft(), unique, payload, now, pending)
+                self._wait_and_collect(out, pending, checker)
+                self._enforce_deadlines(out, pending)
+                if pending:
+                    self._ensure(min(self.workers, len(pending) + self._busy()))
+        except CheckerImportError:
+            # Workers still busy on this batch would answer into the next one: retire them.
+            for w in [w for w in self._workers if w.task is not None]:
+                self._retire(w)
+            raise
         return [o if o is not None else (Verdict.UNVERIFIABLE, 0.0) for o in out]
 
     def _busy(self) -> int:
         return sum(w.task is not None for w in self._workers)
 
     def _send(
-        self, w: _Worker, ti: int, unique: list, checker: Checker, now: float, pending: deque
+        self, w: _Worker, ti: int, unique: list, checker: bytes, now: float, pending: deque
     ) -> None:
-        gold, pred = unique[ti]
-        # The checker travels inside each request; it is tiny (a frozen dataclass).
-        payload = pickle.dumps((ti, checker, gold, pred))
+        gold, pred, problem = unique[ti]
+        # The pickled checker travels inside each request (it is tiny: a frozen dataclass),
+        # as bytes inside the request, so that a worker that cannot unpickle it can still
+        # read the task id and say so.
+        payload = pickle.dumps((ti, checker, pickle.dumps((gold, pred, problem))))
         try:
             w.requests.send_bytes(payload)
         except (OSError, ValueError):
@@ -249,7 +331,7 @@ class CheckPool:
         deadlines += [w.started + START_TIMEOUT for w in self._workers if not w.ready]
         return min(deadlines) if deadlines else time.monotonic() + 1.0
 
-    def _wait_and_collect(self, out: list, pending: deque) -> None:
+    def _wait_and_collect(self, out: list, pending: deque, checker: Checker) -> None:
         by_conn = {w.replies: w for w in self._workers if not w.dead}
         timeout = max(0.0, self._next_deadline() - time.monotonic())
         for conn in wait(list(by_conn), timeout=timeout):
@@ -264,6 +346,14 @@ class CheckPool:
             if message[0] == "ready":
                 w.ready = True
                 self._start_failures = 0
+            elif message[0] == "unpickle-error" and w.task is not None:
+                w.task = None  # the worker is well: only this checker (or problem) cannot reach it
+                what = f"checker class {_class_path(checker)}"
+                if len(message) > 3 and message[3] == "problem":
+                    what = f"a problem of checker {_class_path(checker)} (its class)"
+                raise CheckerImportError(
+                    f"{what} could not be loaded in a checker worker ({message[1]}): {_IMPORTABLE}"
+                )
             elif w.task is not None and message[0] == w.task:
                 out[w.task] = (_verdict(message[1]), time.monotonic() - w.sent)
                 w.task = None

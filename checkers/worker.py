@@ -3,8 +3,11 @@
 Started by checkers/pool.py as `python -m star.checkers.worker READ_FD WRITE_FD SOFT_S MEM_MB`
 (a new interpreter, like multiprocessing's "spawn", but without re-importing the parent's
 __main__, which for the `star` console script would pull torch into every worker).
-Requests arrive pickled from the parent (trusted); replies go back as JSON, so the parent
-never unpickles anything a hostile input could have shaped.
+Requests arrive pickled from the parent (trusted): (task id, pickled checker, pickled
+(gold, pred, problem)), the inner pickles loaded here so that a checker class this
+interpreter cannot import gets a reply ("unpickle-error", why) instead of killing the
+worker. Replies go back as JSON, so the parent never unpickles anything a hostile input
+could have shaped.
 
 Defences, innermost first: a soft per-check timer (setitimer) that turns most slow checks
 into UNVERIFIABLE without losing the process; an address-space cap (RLIMIT_AS) so that a
@@ -24,7 +27,7 @@ import time
 import warnings
 from multiprocessing.connection import Connection
 
-from star.checkers.base import Verdict
+from star.checkers.base import Verdict, uses_problem
 
 log = logging.getLogger(__name__)
 _HEADROOM_MB = 256
@@ -79,14 +82,18 @@ def _limit_memory(max_mb: int) -> None:
         log.warning("could not cap worker memory: %s", e)
 
 
-def run_one(checker: object, gold: str, pred: str | None, soft_timeout: float) -> Verdict:
-    """checker.check(gold, pred) under the soft timer; never raises."""
+def run_one(checker: object, gold: str, pred: str | None, soft_timeout: float, problem: object = None) -> Verdict:
+    """checker.check(gold, pred) under the soft timer, or check(gold, pred, problem) for a
+    checker whose class has `uses_problem = True`; never raises."""
     timer = soft_timeout > 0 and hasattr(signal, "setitimer")  # POSIX only
     try:
         if timer:
             signal.setitimer(signal.ITIMER_REAL, soft_timeout)
         try:
-            verdict = checker.check(gold, pred)  # type: ignore[attr-defined]
+            if uses_problem(checker):
+                verdict = checker.check(gold, pred, problem)  # type: ignore[attr-defined]
+            else:
+                verdict = checker.check(gold, pred)  # type: ignore[attr-defined]
         finally:
             if timer:
                 signal.setitimer(signal.ITIMER_REAL, 0)
@@ -101,14 +108,30 @@ def run_one(checker: object, gold: str, pred: str | None, soft_timeout: float) -
 
 def serve(requests: Connection, replies: Connection, soft_timeout: float) -> None:
     """Answer requests until the parent closes the pipe."""
+    loaded: tuple[bytes, object] | None = None  # the last checker, unpickled once
     while True:
         try:
-            task_id, checker, gold, pred = pickle.loads(requests.recv_bytes())
+            task_id, checker_bytes, pair_bytes = pickle.loads(requests.recv_bytes())
         except (EOFError, OSError):
             return
+        what = "checker"
+        try:
+            if loaded is None or loaded[0] != checker_bytes:
+                loaded = (checker_bytes, pickle.loads(checker_bytes))
+            checker = loaded[1]
+            what = "problem"
+            gold, pred, problem = pickle.loads(pair_bytes)
+        except Exception as e:  # ModuleNotFoundError, AttributeError: a class we cannot import
+            loaded = None if what == "checker" else loaded
+            reply = ["unpickle-error", f"{type(e).__name__}: {e}"[:500], task_id, what]
+            try:
+                replies.send_bytes(json.dumps(reply).encode())
+            except (OSError, ValueError):
+                return
+            continue
         start = time.perf_counter()
         try:
-            verdict, fatal = run_one(checker, gold, pred, soft_timeout), False
+            verdict, fatal = run_one(checker, gold, pred, soft_timeout, problem), False
         except MemoryError:
             verdict, fatal = Verdict.UNVERIFIABLE, True
         # `fatal` tells the parent this process is exiting: retire it, send it nothing more.

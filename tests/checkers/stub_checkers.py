@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 from star.types import Verdict
 
@@ -41,3 +42,21 @@ class StubChecker:
             time.sleep(0.2)
             return Verdict.CORRECT
         return Verdict.CORRECT if gold == pred else Verdict.INCORRECT
+
+
+@dataclass(frozen=True)
+class ProblemAnswerChecker:
+    """Reads the problem (`uses_problem`): correct when pred is the problem's own answer."""
+
+    uses_problem: ClassVar[bool] = True
+
+    def extract(self, text: str) -> str | None:
+        return text
+
+    def fast_check(self, gold: str, pred: str | None, problem: object) -> Verdict | None:
+        return None
+
+    def check(self, gold: str, pred: str | None, problem: object) -> Verdict:
+        if problem is None:
+            return Verdict.UNVERIFIABLE
+        return Verdict.CORRECT if pred == getattr(problem, "answer", None) else Verdict.INCORRECT

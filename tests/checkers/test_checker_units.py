@@ -225,13 +225,49 @@ def test_get_checker_api() -> None:
         get_checker("choice", labels="AA")
 
 
+ODD_TYPES = [5, 5.0, True, None, b"5", ["5"], {"answer": "5"}, object()]
+
+
 @pytest.mark.parametrize("name", sorted(CHECKERS))
 def test_checkers_are_total(name: str) -> None:
-    """Odd types and odd strings give verdicts, never exceptions."""
+    """Odd types and odd strings get the documented verdicts, never exceptions: a pred that
+    is no string states no answer (INCORRECT), a gold that is no string judges nothing
+    (UNVERIFIABLE), and extract finds nothing in what is no string."""
     checker = get_checker(name)
-    for gold, pred in [("5", 5), (5, "5"), (None, "5"), ("5", b"5"), ("", ""), ("5", "\x00")]:
-        assert isinstance(checker.check(gold, pred), Verdict)  # type: ignore[arg-type]
-        assert checker.extract(pred) is None or isinstance(checker.extract(pred), str)  # type: ignore[arg-type]
+    gold = "B" if name == "choice" else "5"
+    for odd in ODD_TYPES:
+        assert checker.extract(odd) is None, odd  # type: ignore[arg-type]
+        assert checker.check(gold, odd) is Verdict.INCORRECT, odd  # type: ignore[arg-type]
+        assert checker.check(odd, gold) is Verdict.UNVERIFIABLE, odd  # type: ignore[arg-type]
+        assert checker.fast_check(odd, odd) in (Verdict.INCORRECT, Verdict.UNVERIFIABLE), odd  # type: ignore[arg-type]
+    for junk in ("", "   \n\t", "$ $", "$" * 1000, "\\boxed{}", "\\boxed{ }"):
+        assert checker.extract(junk) is None, junk  # no answer is None, never an empty string
+        assert checker.check(gold, junk) is Verdict.INCORRECT, junk
+        if "$" * 1000 != junk:  # an empty gold judges nothing
+            assert checker.check(junk, gold) is Verdict.UNVERIFIABLE, junk
+    assert checker.check(gold, "\x00") is Verdict.INCORRECT
+
+
+@pytest.mark.parametrize("name", sorted(CHECKERS))
+def test_extraction_never_gives_empty_and_is_idempotent_on_bare_answers(name: str) -> None:
+    """The loop extracts twice (the task from the completion, then the checker from what the
+    task found): an extracted answer that is a bare answer must extract to itself, and no
+    answer is None, never "" (every table pred and every hostile input)."""
+    from checker_cases import all_rows
+    from hostile_inputs import HOSTILE
+
+    from star.checkers.extract import bare_answer
+
+    checker = get_checker(name)
+    texts = [p for n, _, _, p, _ in all_rows() if isinstance(p, str)] + HOSTILE
+    checked = 0
+    for text in texts:
+        answer = checker.extract(text)
+        assert answer is None or answer.strip(), (name, text[:80])
+        if answer is not None and bare_answer(answer) == answer:
+            assert checker.extract(answer) == answer, (name, text[:80], answer[:80])
+            checked += 1
+    assert checked > 40  # choice: the preds that name one label
 
 
 def test_fast_path_never_imports_sympy() -> None:
