@@ -100,7 +100,9 @@ class MathChecker:
 
     def candidates(self, pred: str | None) -> list[str] | None:
         """The candidates of joined boxes in `pred` ("\\boxed{5} or \\boxed{6}"), else None."""
-        return box_candidates(self.extract(pred)) if isinstance(pred, str) else None
+        if not isinstance(pred, str) or ("\\boxed" not in pred and "\\fbox" not in pred):
+            return None  # only boxes make candidates: no second extraction for the rest
+        return box_candidates(self.extract(pred))
 
     def fast_check(self, gold: str, pred: str | None) -> Verdict | None:
         try:
