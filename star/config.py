@@ -129,6 +129,7 @@ class LoopConfig:
     min_agreement: float = 0.5  # labels=majority: share of the votes the majority answer needs
     voters: int = 1  # labels=majority: models that vote, the run's own and voters-1 peers (star/labels.py)
     curriculum: float | None = None  # easy-to-hard pool: widen when the hardest group's solve rate reaches this
+    process_filter: str = "none"  # none | task: reject correct samples with a false step (task.check_steps; star/process.py)
 
 
 @dataclass
@@ -208,6 +209,7 @@ CHOICES = {
     "trainer.launcher": ("none", "accelerate"), "generator.backend": ("hf", "vllm"),
     "model.dtype": ("auto", "float32", "bfloat16", "float16"), "model.quantization": ("none", "4bit", "8bit"),
     "generator.release": ("sleep", "shutdown"), "loop.labels": ("gold", "majority"),
+    "loop.process_filter": ("none", "task"),
     "model.cold_start.train.method": ("lora", "full"), "model.cold_start.measure": ("min_group", "overall"), "tracker.wandb_mode": ("offline", "online"),
     "algorithm.name": ("star", "grpo"), "algorithm.vllm_mode": ("colocate", "server"),
     "algorithm.scale_rewards": ("group", "batch", "none"),
@@ -270,6 +272,11 @@ def validate(cfg: Config) -> None:
     if cfg.generator.num_samples > 1 and cfg.generator.temperature == 0:
         raise ConfigError("config error: generator.num_samples > 1 needs generator.temperature > 0 "
                          "(greedy decoding gives the same sample every time)")
+    if cfg.loop.voters > 1 and cfg.model.name_or_path != "tiny" and not cfg.model.cold_start.enabled:
+        # A hub or local model loads the same weights whatever the seed: the peers would vote as one.
+        raise ConfigError(f"config error: loop.voters={cfg.loop.voters} needs independently started models, but "
+                          f"model.name_or_path={cfg.model.name_or_path} starts every voter from the same weights: "
+                          "set model.cold_start.enabled=true (each voter cold-starts from its own seed)")
     if cfg.algorithm.name == "grpo":
         validate_grpo(cfg)
     check_environment(cfg)
@@ -300,6 +307,14 @@ def validate_grpo(cfg: Config) -> None:
                          "every completion would earn the same reward")
     if cfg.trainer.method != "lora":
         raise ConfigError("config error: algorithm=grpo trains a LoRA adapter (trainer.lora.*): use trainer=lora")
+    # GRPO's reward is the gold checker's verdict; the loop's other label and filter seams do not reach it.
+    if cfg.loop.labels != "gold":
+        raise ConfigError(f"config error: algorithm=grpo rewards completions against gold answers; "
+                          f"loop.labels={cfg.loop.labels} is not supported there (majority-vote rewards are not "
+                          "built): use loop.labels=gold, or algorithm=star")
+    if cfg.loop.process_filter != "none":
+        raise ConfigError(f"config error: loop.process_filter={cfg.loop.process_filter} filters the STaR loop's "
+                          "accepted samples; algorithm=grpo has none: use loop.process_filter=none")
 
 
 def to_config(composed: Any, schema: type[T] = Config) -> T:  # type: ignore[assignment]
@@ -450,6 +465,46 @@ def check_environment(cfg: Config) -> None:
                              "use trainer=lora with model.quantization")
     if cfg.model.gguf_file is not None:
         check_gguf(cfg.model)
+    elif cfg.model.name_or_path != "tiny":
+        check_model_source(cfg.model.name_or_path)
+
+
+def check_model_source(name: str) -> None:
+    """model.name_or_path: a local directory that exists, or a hub name that is in the local
+    HF cache or can be downloaded; checked before a run directory exists, in one line."""
+    import os
+
+    key = f"model.name_or_path={name}"
+    path = Path(name).expanduser()
+    looks_local = name.startswith((".", "/", "~")) or path.exists() or name.count("/") > 1
+    if looks_local:
+        if not path.exists():
+            where = "" if path.is_absolute() else f"; relative paths resolve against {Path.cwd()}"
+            raise ConfigError(f"config error: {key}: no such directory ({path}{where})")
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"config error: {key}: {path} holds no config.json (not a Hugging Face model "
+                              "directory)")
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(name, "config.json"), str):
+        return  # in the local cache
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") or os.environ.get(
+            "TRANSFORMERS_OFFLINE", "").lower() in ("1", "true", "yes"):
+        raise ConfigError(f"config error: {key} is not in the local Hugging Face cache and downloads are off "
+                          "(HF_HUB_OFFLINE): download it first, or give a local directory")
+    from huggingface_hub import model_info
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    try:
+        model_info(name, timeout=10)
+    except RepositoryNotFoundError:
+        raise ConfigError(f"config error: {key}: no such model on the Hugging Face hub (or it is private: "
+                          "log in with `hf auth login`)") from None
+    except Exception as e:  # no network, a proxy, a hub outage
+        raise ConfigError(f"config error: {key} is not in the local Hugging Face cache and the hub cannot be "
+                          f"reached ({type(e).__name__}): download it where there is a network, or give a "
+                          "local directory") from None
 
 
 def check_gguf(cfg: ModelConfig) -> None:

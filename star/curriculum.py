@@ -7,6 +7,11 @@ iteration 1 trains on the easiest group only, and the pool widens by the next gr
 every iteration in which the hardest group in the pool reached `loop.curriculum` of its
 problems solved (with `loop.labels=majority`: pseudo-labeled, which needs no gold). The
 level is recomputed from metrics.jsonl, so a resumed run takes the same path.
+
+The groups come from the problems the training side sees: under `loop.labels=majority`
+those carry none of the meta keys the task declares gold-derived (`task.gold_meta`,
+star.labels), so a task whose groups are derived from gold (GSM8K's solution steps) has
+no levels there, and the curriculum refuses to run rather than order problems by gold.
 """
 
 from __future__ import annotations
@@ -14,18 +19,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from star.evaluation import key, natural
+from star.config import ConfigError
+from star.evaluation import group_names, key, natural
 from star.types import Problem, Task
+
+
+class NoLevels(ConfigError):
+    """loop.curriculum on problems that carry no difficulty groups."""
 
 
 def levels(task: Task, problems: Sequence[Problem]) -> list[str]:
     """The groups of the first kind the task names, easiest first: ["digits=1", "digits=2"]."""
-    names: list[str] = []
-    for p in problems:
-        kind_value = next(iter(task.groups(p).items()), None)
-        if kind_value and f"{kind_value[0]}={kind_value[1]}" not in names:
-            names.append(f"{kind_value[0]}={kind_value[1]}")
-    return sorted(names, key=natural)
+    first = {group_names(task, p)[0] for p in problems if task.groups(p)}
+    return sorted(first, key=natural)
 
 
 def level(groups: Sequence[str], history: Sequence[Mapping[str, Any]], threshold: float, t: int) -> int:
@@ -41,8 +47,16 @@ def level(groups: Sequence[str], history: Sequence[Mapping[str, Any]], threshold
 def pool(task: Task, problems: Sequence[Problem], history: Sequence[Mapping[str, Any]],
          threshold: float | None, t: int) -> list[Problem]:
     """Iteration t's training pool: every problem, or (with a threshold) the groups up to its level."""
+    if threshold is None:
+        return list(problems)
     groups = levels(task, problems)
-    if threshold is None or len(groups) < 2:
+    if not groups:
+        hidden = ", ".join(getattr(task, "gold_meta", ()) or ())
+        raise NoLevels(f"config error: loop.curriculum={threshold} orders the pool by the task's difficulty groups, and the "
+                       "training problems carry none" + (f" (the task's gold-derived meta, {hidden}, is hidden "
+                                                         "from the training side under loop.labels=majority)"
+                                                         if hidden else "") + ": use loop.curriculum=null")
+    if len(groups) < 2:
         return list(problems)
     active = set(groups[: level(groups, history, threshold, t)])
-    return [p for p in problems if any(f"{k}={v}" in active for k, v in task.groups(p).items())]
+    return [p for p in problems if set(group_names(task, p)) & active]

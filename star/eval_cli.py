@@ -27,16 +27,20 @@ from star import evaluation, report
 from star.checkers import CheckPool
 from star.cold_start import starting_model
 from star.config import Config, ConfigError, make_task, to_config
-from star.loop import Stages
+from star.identity import tree_hash
+from star.iteration import Evaluation
 from star.models import quiet_libraries
 from star.plots import to_csv
 from star.policy import Policy
 from star.rundir import (
+    RunDirError,
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_jsonl,
     atomic_write_text,
     config_hash,
+    model_mismatch,
+    pinned_model,
     read_jsonl,
 )
 from star.types import Sample
@@ -65,7 +69,11 @@ def main(argv: list[str]) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"star eval: {e}", file=sys.stderr)
         return 2
-    rows, out = scaling(run, cfg, task, iterations)
+    try:
+        rows, out = scaling(run, cfg, task, iterations)
+    except RunDirError as e:  # the run's starting model is not the one this machine builds
+        print(f"star eval: {e}", file=sys.stderr)
+        return 2
     atomic_write_json(out / "scaling.json", rows)
     atomic_write_text(out / "scaling.csv", to_csv(rows))
     atomic_write_text(out / "scaling.md", report.scaling_table(rows, cfg.eval.k, "markdown"))
@@ -133,13 +141,16 @@ def scaling(run: Path, cfg: Config, task: Any, iterations: list[int]) -> tuple[l
     rows = []
     with CheckPool(cfg.check.workers, cfg.check.timeout, cfg.check.max_memory_mb) as pool:
         base = Path(starting_model(cfg.model, task, cfg.seed, pool))
-        stages = Stages(cfg, task, pool, Policy(base, cfg, run))
+        pinned = pinned_model(run, "starting_model")
+        if pinned is not None and pinned["hash"] != (digest := tree_hash(base)):
+            raise RunDirError(model_mismatch(run, "starting_model", pinned, digest, base))
+        policy, evaluate = Policy(base, cfg, run), Evaluation(cfg, task, pool, problems)
         for t in iterations:
             f = out / f"iter_{t:03d}.jsonl"
             if not f.exists():
                 log.info("iteration %d: %d eval problems x (greedy + %d samples at T=%g)", t, len(problems),
                          e.samples, e.temperature)
-                atomic_write_jsonl(f, [s.to_dict() for s in stages.evaluate(t, problems)])
+                atomic_write_jsonl(f, [s.to_dict() for s in evaluate.attempts(policy, t)])
             records = [Sample.from_dict(r) for r in read_jsonl(f)]
             rows.append({"iteration": t, **evaluation.accuracy(problems, records, task, pool, e.k)})
             log.info("iteration %d: greedy %.3f | %s", t, rows[-1]["eval/accuracy"],

@@ -52,12 +52,14 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from star.checkers import CheckPool
 from star.cold_start import starting_model
 from star.config import AlgorithmConfig, Config, ConfigError
-from star.loop import Stages, finish, seed_for
+from star.identity import tree_hash
+from star.iteration import Evaluation, finish, pending, seed_for
 from star.models import device_for, dtype_for, from_pretrained
 from star.policy import Policy, free_accelerator
 from star.prompting import render
 from star.rewards import TaskReward
 from star.rundir import RunDir
+from star.train_process import accelerate
 from star.training import StepBar
 from star.types import Problem, Task
 
@@ -75,14 +77,12 @@ def run(cfg: Config, task: Task, rundir: RunDir, pool: CheckPool, trackers: list
     trl_args(cfg.algorithm)  # an unknown algorithm.trl key fails here, before minutes of cold start
     train_set, eval_set = task.load("train"), task.load(cfg.eval.split)[: cfg.eval.max_problems]
     base = Path(starting_model(cfg.model, task, cfg.seed, pool))
+    rundir.pin_model("starting_model", base, tree_hash(base))
     log.info("%s: GRPO on %d training problems, %d eval problems; starting model %s",
              task.name, len(train_set), len(eval_set), base)
     policy = Policy(base, cfg, rundir.path)
-    stages, rounds = Stages(cfg, task, pool, policy), Rounds(cfg, task, pool, policy, train_set)
-    for t in range(cfg.loop.iterations + 1):
-        it = rundir.iteration(t)
-        if it.done:
-            continue
+    rounds, evaluate = Rounds(cfg, task, pool, policy, train_set), Evaluation(cfg, task, pool, eval_set)
+    for t, it in pending(rundir, cfg.loop.iterations):
         row: dict[str, Any] = {"iteration": t}
         if t > 0:
             adapter = it.folder("adapter", rounds.train, t)
@@ -91,7 +91,7 @@ def run(cfg: Config, task: Task, rundir: RunDir, pool: CheckPool, trackers: list
                      "%d completions, %d tokens, mean length %.0f", t, row.get("train/reward", float("nan")),
                      row.get("train/reward_std", float("nan")), 100 * row.get("train/frac_reward_zero_std", 0),
                      row["train/completions"], row["train/tokens"], row.get("train/completion_length", 0))
-        finish(rundir, it, row, stages, eval_set, trackers)
+        finish(rundir, it, row, evaluate, policy, trackers)
     return rundir.metrics()
 
 
@@ -242,32 +242,15 @@ def round_metrics(train_log: dict[str, Any]) -> dict[str, Any]:
 # -- several processes: a round under `accelerate launch` -------------------------------------------
 def launch(cfg: Config, base: Path, run_path: Path, out: Path, t: int) -> None:
     """Round t as `accelerate launch --config_file <trainer.accelerate_config> -m star.grpo REQUEST`
-    (DDP, FSDP, DeepSpeed: TRL's trainer takes them from accelerate). The parent fixes the
-    output folder; every rank rebuilds the task and its own checker pool from the config,
-    generates and scores its share of each batch (TRL gathers the rewards), and rank 0 writes."""
-    import subprocess
-    import sys
-    import tempfile
-
+    (DDP, FSDP, DeepSpeed: TRL's trainer takes them from accelerate), through the launcher the
+    STaR loop's fine-tuning uses. The parent fixes the output folder; every rank rebuilds the
+    task and its own checker pool from the config, generates and scores its share of each
+    batch (TRL gathers the rewards), and rank 0 writes."""
     from omegaconf import OmegaConf
 
-    from star.config import accelerate_config_path
-    from star.train_process import _child_env, _free_port, default_num_processes
-
-    out = Path(out).resolve()
-    n = cfg.trainer.num_processes or default_num_processes()
     config = OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)
-    with tempfile.TemporaryDirectory(prefix="star-grpo-") as tmp:
-        request = Path(tmp) / "request.json"
-        request.write_text(json.dumps({"config": config, "base": str(base), "run": str(Path(run_path).resolve()),
-                                       "out": str(out), "round": t}))
-        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
-               str(accelerate_config_path(cfg.trainer.accelerate_config)), "--num_processes", str(n),
-               "--main_process_port", str(_free_port()), "-m", "star.grpo", str(request)]
-        log.info("GRPO round %d with %d processes: %s", t, n, " ".join(cmd))
-        proc = subprocess.run(cmd, env=_child_env())
-    if proc.returncode != 0:
-        raise RuntimeError(f"GRPO round {t} failed under accelerate launch (exit {proc.returncode}); its output is above")
+    accelerate("star.grpo", {"config": config, "base": str(base), "run": str(Path(run_path).resolve()),
+                             "out": str(Path(out).resolve()), "round": t}, cfg.trainer, f"GRPO round {t}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     from star.config import make_task, to_config
-    from star.models import load_tokenizer, quiet_libraries
+    from star.models import quiet_libraries
 
     request = json.loads(Path((sys.argv[1:] if argv is None else argv)[0]).read_text())
     rank = int(os.environ.get("RANK", "0"))
@@ -284,22 +267,13 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     cfg = to_config(request["config"])
     cfg = dataclasses.replace(cfg, trainer=dataclasses.replace(cfg.trainer, progress=cfg.trainer.progress and rank == 0))
-    task, base = make_task(cfg.task), Path(request["base"])
+    task = make_task(cfg.task)
     with CheckPool(cfg.check.workers, cfg.check.timeout, cfg.check.max_memory_mb) as pool:
-        policy = _Paths(base, Path(request["run"]), load_tokenizer(base, cfg.model))
-        rounds = Rounds(cfg, task, pool, policy, task.load("train"))  # type: ignore[arg-type]
+        policy = Policy(Path(request["base"]), cfg, Path(request["run"]))  # loads no model until it generates
+        rounds = Rounds(cfg, task, pool, policy, task.load("train"))
         t = request["round"]
         rounds.train_here(Path(request["out"]), t, rounds.previous(t))
     return 0
-
-
-@dataclasses.dataclass
-class _Paths:
-    """What a launched round needs of the Policy: the starting model, the run, the tokenizer."""
-
-    base: Path
-    run_path: Path
-    tokenizer: Any
 
 
 if __name__ == "__main__":

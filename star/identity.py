@@ -4,7 +4,8 @@ Caches (the built tiny model, converted GGUF checkpoints, cold starts) are keyed
 everything that shapes them. A package version that is bumped by hand does not say
 whether the code changed, so the code's part of a key is a hash of the source files that
 produce the artifact (`source_hash`); the weights' part is a hash of their bytes
-(`tree_hash`, `file_sha256`). A run directory records its starting model's `tree_hash`,
+(`tree_hash`, `file_sha256`; `model_identity`, a base model's part of a key, hashes a
+model directory once per process). A run directory records its starting model's `tree_hash`,
 so that a resume or `star eval` after a cache rebuild cannot apply old adapters to a
 different model without saying so.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 
@@ -52,7 +53,7 @@ def tree_hash(folder: Path) -> str:
     return h.hexdigest()[:16]
 
 
-@lru_cache(maxsize=None)
+@cache
 def source_hash(*modules: str) -> str:
     """A hash of the source files of the named modules (`star.cold_start`, a task's module):
     the code's part of a cache key. A module without a source file (built in, frozen)
@@ -67,3 +68,25 @@ def source_hash(*modules: str) -> str:
         if origin and origin.endswith(".py") and Path(origin).is_file():
             h.update(Path(origin).read_bytes())
     return h.hexdigest()[:16]
+
+
+def model_identity(base: str | Path) -> str:
+    """What identifies a base model in a cache key: a hub name by its name; a directory of
+    the model cache (the built tiny model, a converted GGUF file) by its name, which is
+    already a key of everything that made it; any other directory by its `tree_hash`,
+    computed once per process for as long as no file in it changes (size, mtime)."""
+    path = Path(base)
+    if not path.is_dir():
+        return str(base)
+    path = path.resolve()
+    if path.parent == (cache_dir() / "models").resolve():
+        return f"cache:{path.name}"
+    listing = tuple((f.relative_to(path).as_posix(), (st := f.stat()).st_size, st.st_mtime_ns)
+                    for f in sorted(path.rglob("*")) if f.is_file())
+    return _hashed_tree(path, listing)
+
+
+@cache
+def _hashed_tree(path: Path, listing: tuple) -> str:
+    """tree_hash of `path` as its files were listed (the listing is the cache's key)."""
+    return tree_hash(path)

@@ -16,8 +16,8 @@
   filter: deduplicated, capped per problem); problems without a label are skipped.
   With `loop.voters=m > 1` the votes come from m models (Lee et al. 2025, "Self-Improving
   Transformers", filter self-labels by majority across independently trained models): the
-  run's model and m - 1 peers cold-started from seeds `seed + 1000 i`, each sampling k
-  completions. Each model's plurality answer is its ballot (a model split evenly between
+  run's model and m - 1 peers cold-started from seeds `seed + 1000 i` (star.committee),
+  each sampling k completions (a sample's `voter` says whose). Each model's plurality answer is its ballot (a model split evenly between
   answers abstains), the label needs `loop.min_agreement` of the m ballots, and every
   model trains on the same accepted samples. One model's errors recur across its own
   samples; independently trained models' errors mostly differ, so their agreement is the
@@ -26,7 +26,10 @@
   every problem that has one already has samples that reach it, while a problem without
   one has no hint to give. Where the data do have gold answers, the pseudo-labels'
   agreement with them is measured (`train/pseudo_label_accuracy`, per group too) and
-  never used.
+  never used. The problems the training side sees carry neither the answer nor the meta
+  keys the task declares gold-derived (an optional `gold_meta` attribute: a worked
+  solution, GSM8K's count of solution lines), so nothing downstream (the curriculum, the
+  prompts, per-group pools) can order or admit problems by a quantity derived from gold.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from star.config import LoopConfig
 from star.evaluation import answer_classes, by_group, key
 from star.types import Problem, Sample, Task, Verdict
 
@@ -50,7 +54,7 @@ class GoldLabels:
     checks_gold = True
     rationalizes = True
 
-    def __init__(self, min_agreement: float = 0.5, voters: int = 1):
+    def __init__(self, loop: LoopConfig, task: Task):
         pass
 
     def visible(self, problems: Sequence[Problem]) -> list[Problem]:
@@ -76,12 +80,15 @@ class MajorityLabels:
     checks_gold = False
     rationalizes = False
 
-    def __init__(self, min_agreement: float = 0.5, voters: int = 1):
-        self.min_agreement, self.voters = min_agreement, voters
+    def __init__(self, loop: LoopConfig, task: Task):
+        self.min_agreement, self.voters = loop.min_agreement, loop.voters
+        self.hidden = set(getattr(task, "gold_meta", ()) or ())
 
     def visible(self, problems: Sequence[Problem]) -> list[Problem]:
-        """What the training side sees: the problems without their answers."""
-        return [replace(p, answer="", meta={k: v for k, v in p.meta.items() if k != "solution"}) for p in problems]
+        """What the training side sees: the problems without their answers, and without the
+        meta keys the task declares derived from them (`task.gold_meta`)."""
+        return [replace(p, answer="", meta={k: v for k, v in p.meta.items() if k not in self.hidden})
+                for p in problems]
 
     def judge(self, task: Task, problems: Sequence[Problem], samples: list[Sample], pool: Any) -> list[Sample]:
         """Each sample judged against its problem's pseudo-label: CORRECT when its answer is in
@@ -94,8 +101,8 @@ class MajorityLabels:
 
     def winners(self, samples: Sequence[Sample], classes: Sequence[int | None]) -> dict[str, int]:
         """problem id -> its winning class, for the problems that get a pseudo-label. With one
-        voter the ballots are the k samples' classes; with m voters (samples of voter i carry
-        indices i k .. i k + k - 1), each voter's plurality class."""
+        voter the ballots are the k samples' classes; with m voters, each voter's (`Sample.voter`)
+        plurality class."""
         k: Counter[str] = Counter(s.problem_id for s in samples)
         judged = [(s, c) for s, c in zip(samples, classes, strict=True) if c is not None]
         if self.voters == 1:
@@ -103,7 +110,7 @@ class MajorityLabels:
         else:
             own: dict[tuple[str, int], Counter[int]] = {}
             for s, c in judged:
-                own.setdefault((s.problem_id, s.index // (k[s.problem_id] // self.voters)), Counter())[c] += 1
+                own.setdefault((s.problem_id, s.voter), Counter())[c] += 1
             ballots = [(pid, choice) for (pid, _), counter in own.items() if (choice := _plurality(counter)) is not None]
             total = dict.fromkeys(k, self.voters)
         votes: dict[str, Counter[int]] = {}

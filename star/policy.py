@@ -88,9 +88,9 @@ class Policy:
     def __init__(self, base: Path, cfg: Config, run_path: Path, name: str = ""):
         self.base, self.cfg, self.run_path, self.name = base, cfg, Path(run_path), name
         self.tokenizer = models.load_tokenizer(base, cfg.model)
-        lora = cfg.trainer.method == "lora"
-        self.weights_name = (f"{name}_" if name else "") + ("adapter" if lora else "model")
-        self.backend = BACKENDS[cfg.generator.backend](base, cfg, self.tokenizer, lora)
+        self.lora = cfg.trainer.method == "lora"
+        self.weights_name = (f"{name}_" if name else "") + ("adapter" if self.lora else "model")
+        self.backend = BACKENDS[cfg.generator.backend](base, cfg, self.tokenizer, self.lora)
         self._loaded: tuple[int, Generator] | None = None
 
     def weights(self, t: int) -> Path | None:
@@ -109,7 +109,7 @@ class Policy:
         previous = self.weights(t - 1) if self.cfg.trainer.init == "previous" else None
         if previous is None:
             return self.base, None
-        return (self.base, previous) if self.weights_name == "adapter" else (previous, None)
+        return (self.base, previous) if self.lora else (previous, None)
 
     def generator(self, t: int) -> Generator:
         if self._loaded is None or self._loaded[0] != t:

@@ -143,6 +143,20 @@ class RunDir:
     def metrics(self) -> list[dict[str, Any]]:
         return read_jsonl(self.metrics_path) if self.metrics_path.exists() else []
 
+    def pin_model(self, name: str, model: Path, digest: str) -> None:
+        """Record the content hash (`digest`) of a model the run builds on (its starting model, a peer's) in
+        manifest.json; if one is recorded already, refuse a different model, naming both, since
+        the run's adapters were trained on the recorded one (a cache wiped and rebuilt by other
+        code, another machine's cold start)."""
+        f = self.path / "manifest.json"
+        manifest = json.loads(f.read_text()) if f.exists() else {}
+        pinned = manifest.get("models", {}).get(name)
+        if pinned is None:
+            manifest.setdefault("models", {})[name] = {"hash": digest, "path": str(model)}
+            atomic_write_json(f, manifest)
+        elif pinned["hash"] != digest:
+            raise RunDirError(model_mismatch(self.path, name, pinned, digest, model))
+
     def iteration(self, t: int) -> Iteration:
         return Iteration(self.path / f"iter_{t:03d}", t)
 
@@ -160,7 +174,11 @@ class Iteration:
         return (self.path / "DONE").exists()
 
     def mark_done(self) -> None:
-        atomic_write_text(self.path / "DONE", "")
+        self.mark("DONE")
+
+    def mark(self, name: str) -> None:
+        """An empty marker file (DONE, TRACKED), written atomically."""
+        atomic_write_text(self.path / name, "")
 
     def records(self, name: str, record_type: type[T], make: Callable[..., list[T]], *args: Any) -> list[T]:
         """`name`.jsonl as records: read back if a previous run finished it, else `make(*args)`."""
@@ -168,8 +186,8 @@ class Iteration:
         if not f.exists():
             t0 = time.perf_counter()
             rows = [r.to_dict() for r in make(*args)]
+            self._timed(name, t0)  # before the file: a kill between the two redoes the stage and its time
             atomic_write_jsonl(f, rows)
-            self._timed(name, t0)
         return [record_type.from_dict(r) for r in read_jsonl(f)]  # type: ignore[attr-defined]
 
     def folder(self, name: str, make: Callable[..., Any], *args: Any) -> Path:
@@ -179,7 +197,7 @@ class Iteration:
             t0 = time.perf_counter()
             with atomic_dir(final) as tmp:
                 make(tmp, *args)
-            self._timed(name, t0)
+                self._timed(name, t0)  # before the rename into place, as for records
         return final
 
     def seconds(self) -> dict[str, float]:
@@ -188,6 +206,19 @@ class Iteration:
 
     def _timed(self, name: str, t0: float) -> None:
         atomic_write_json(self.path / "seconds.json", {**self.seconds(), name: round(time.perf_counter() - t0, 2)})
+
+
+def model_mismatch(path: Path, name: str, pinned: dict[str, str], digest: str, model: Path) -> str:
+    return (f"{path}: its {name.replace('_', ' ')} was {pinned['path']} (content {pinned['hash']}), but this "
+            f"machine's is {model} (content {digest}); its iterations' weights were trained on the first and "
+            "would be applied to another model. Rebuild the same model (same code, cache and machine), or "
+            "start a new run (another run_name=...).")
+
+
+def pinned_model(path: Path, name: str) -> dict[str, str] | None:
+    """The model a run directory recorded under `name` (pin_model), if any."""
+    f = Path(path) / "manifest.json"
+    return json.loads(f.read_text()).get("models", {}).get(name) if f.exists() else None
 
 
 # Keys that do not change results: a resume may differ in these (e.g. more iterations).
@@ -201,7 +232,7 @@ NEUTRAL_KEYS = ("run_name", "out_dir", "experiment", "loop.iterations", "tracker
 # At that value a key is left out of the results config (so of the config hash and the run
 # name): a run made before the key existed still resumes, and still merges with new runs
 # in `star report`. A new results-changing key with such a value belongs here.
-LATER_KEYS: dict[str, Any] = {"loop.voters": 1}
+LATER_KEYS: dict[str, Any] = {"loop.voters": 1, "loop.process_filter": "none"}
 
 
 def results_config(config: dict[str, Any]) -> dict[str, Any]:

@@ -53,11 +53,27 @@ def default_num_processes() -> int:
     return max(torch.cuda.device_count(), 1)
 
 
-def command(config: Path, num_processes: int, request: Path, port: int) -> list[str]:
+def command(config: Path, num_processes: int, request: Path, port: int, module: str = "star.train_process") -> list[str]:
     """The `accelerate launch` command line (the venv's own accelerate, through this Python)."""
     return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
             "--num_processes", str(num_processes), "--main_process_port", str(port),
-            "-m", "star.train_process", str(request)]
+            "-m", module, str(request)]
+
+
+def accelerate(module: str, request: dict[str, Any], cfg: TrainConfig, what: str) -> None:
+    """Run `python -m <module> REQUEST.json` under `accelerate launch` with the trainer's
+    accelerate config and process count (STaR's fine-tuning here, GRPO's rounds in
+    star.grpo); the children inherit stdout/stderr, so their progress bar and any traceback
+    reach the user. `what` names the stage in the messages."""
+    n = cfg.num_processes or default_num_processes()
+    with tempfile.TemporaryDirectory(prefix="star-launch-") as tmp:
+        path = Path(tmp) / "request.json"
+        path.write_text(json.dumps(request))
+        cmd = command(accelerate_config_path(cfg.accelerate_config), n, path, _free_port(), module)
+        log.info("%s with %d processes: %s", what, n, " ".join(cmd))
+        proc = subprocess.run(cmd, env=_child_env())
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} failed under accelerate launch (exit {proc.returncode}); its output is above")
 
 
 def launch(base: str | Path, examples: Sequence[Example], cfg: TrainConfig, out: Path, *, steps: int,
@@ -65,22 +81,11 @@ def launch(base: str | Path, examples: Sequence[Example], cfg: TrainConfig, out:
     """Run `finetune` under `accelerate launch`; rank 0 writes `out`. Returns its train_log."""
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    n = cfg.num_processes or default_num_processes()
-    config = accelerate_config_path(cfg.accelerate_config)
-    with tempfile.TemporaryDirectory(prefix="star-train-") as tmp:
-        request = Path(tmp) / "request.json"
-        request.write_text(json.dumps({
-            "base": str(base), "out": str(out), "steps": steps, "seed": seed,
-            "init_adapter": str(init_adapter) if init_adapter else None,
-            "train": asdict(cfg), "model": asdict(model_cfg), "examples": [e.to_dict() for e in examples],
-        }))
-        cmd = command(config, n, request, _free_port())
-        log.info("training with %d processes: %s", n, " ".join(cmd))
-        # The children inherit stdout/stderr: their progress bar and any traceback reach the user.
-        proc = subprocess.run(cmd, env=_child_env())
-    if proc.returncode != 0:
-        raise RuntimeError(f"the training stage failed under accelerate launch (exit {proc.returncode}); "
-                           "its output is above")
+    accelerate("star.train_process", {
+        "base": str(base), "out": str(out), "steps": steps, "seed": seed,
+        "init_adapter": str(init_adapter) if init_adapter else None,
+        "train": asdict(cfg), "model": asdict(model_cfg), "examples": [e.to_dict() for e in examples],
+    }, cfg, "the training stage")
     return json.loads((out / "train_log.json").read_text())
 
 

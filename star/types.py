@@ -57,6 +57,8 @@ class Sample:
     hinted: bool = False
     tokens: int = 0  # generated tokens
     rejected: str | None = None  # why a correct sample may not train, e.g. "hint-leak"
+    voter: int = 0  # which model wrote it: 0 the run's own, i > 0 peer i (loop.voters > 1)
+    faithful: bool | None = None  # every step right (the task's check_steps); None: not checked
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -25,11 +26,16 @@ def star(*args: str, cwd) -> subprocess.CompletedProcess:
     ("model.cold_start.target=2", "model.cold_start.target"),
     ("loop.voters=3", "loop.voters=3: more than one voter needs loop.labels=majority"),
     ("loop.voters=0", "loop.voters=0"),
+    # the review's combinations (issue 19): refused, naming the keys
+    ("algorithm=grpo loop.labels=majority generator.num_samples=4 generator.temperature=0.7",
+     "loop.labels=majority is not supported there"),
+    ("algorithm=grpo loop.process_filter=task", "loop.process_filter=task"),
+    ("model.name_or_path=/nonexistent/model", "model.name_or_path=/nonexistent/model: no such directory"),
 ])
 def test_bad_config_fails_before_model_work(tmp_path, override, message):
-    proc = star("run", "experiment=smoke", f"out_dir={tmp_path}", override, cwd=tmp_path)
+    proc = star("run", "experiment=smoke", f"out_dir={tmp_path}", *override.split(), cwd=tmp_path)
     assert proc.returncode != 0
-    assert message in proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "arithmetic").exists() or not any((tmp_path / "arithmetic").rglob("iter_000"))
 
 
@@ -50,3 +56,23 @@ def test_a_wrong_type_in_a_benchmark_task_key_names_the_key(tmp_path):
                 f"out_dir={tmp_path}", cwd=tmp_path)
     assert proc.returncode != 0 and "task.num_fewshot='two' is not a valid int" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_hub_model_that_is_neither_cached_nor_reachable_fails_in_one_line(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    proc = subprocess.run([sys.executable, "-m", "star.cli", "run", "experiment=smoke", f"out_dir={tmp_path}",
+                           "model=hf", "model.name_or_path=nobody/no-such-model"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120, env=env)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "model.name_or_path=nobody/no-such-model is not in the local Hugging Face cache" in proc.stderr
+    assert not (tmp_path / "arithmetic").exists()  # before any run directory
+
+
+def test_peer_voters_need_independent_starts(tmp_path):
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    proc = star("run", "experiment=smoke", f"out_dir={tmp_path}", "model=hf", f"model.name_or_path={model}",
+                "model.cold_start.enabled=false", "loop.labels=majority", "loop.voters=2",
+                "generator.num_samples=4", "generator.temperature=0.7", cwd=tmp_path)
+    assert proc.returncode != 0 and "set model.cold_start.enabled=true" in proc.stderr

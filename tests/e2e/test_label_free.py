@@ -36,11 +36,11 @@ def test_no_gold_answer_reaches_training(tmp_path: Path, voters: int):
                        f"loop.voters={voters}")
     assert garbled.returncode == 0, garbled.stderr[-3000:]
     a, b = tmp_path / "arithmetic" / "real" / "iter_001", tmp_path / "arithmetic" / "garbled" / "iter_001"
-    # each voter's 4 samples per problem, voter i's numbered from 4 i; each voter trained its own weights
-    indices: dict[str, list[int]] = {}
+    # each voter's 4 samples per problem, numbered 0..3 under its `voter`; each voter trained its own weights
+    indices: dict[str, list[tuple[int, int]]] = {}
     for line in (a / "samples.jsonl").read_text().splitlines():
-        indices.setdefault(json.loads(line)["problem_id"], []).append(json.loads(line)["index"])
-    assert set(map(tuple, indices.values())) == {tuple(range(4 * voters))}
+        indices.setdefault(json.loads(line)["problem_id"], []).append((json.loads(line)["voter"], json.loads(line)["index"]))
+    assert set(map(tuple, indices.values())) == {tuple((v, i) for v in range(voters) for i in range(4))}
     assert (a / "adapter").is_dir() and (a / "peer1_adapter").is_dir() == (voters == 2)
     if voters == 2:
         assert (a / "adapter" / "adapter_model.safetensors").read_bytes() != (

@@ -42,7 +42,9 @@ def config(base: Path, **trainer):
 def one_iteration(cfg, tmp: Path) -> dict:
     """generate (model 0) -> train (worked rationales) -> evaluate (model 1), as the loop does."""
     from star.checkers import CheckPool
-    from star.loop import Stages
+    from star.committee import Committee
+    from star.iteration import Evaluation
+    from star.labels import GoldLabels
     from star.policy import Policy
     from star.prompting import render
     from star.rundir import RunDir
@@ -54,14 +56,14 @@ def one_iteration(cfg, tmp: Path) -> dict:
     try:
         with CheckPool(1, 5.0) as pool:
             policy = Policy(Path(cfg.model.name_or_path), cfg, rundir.path)
-            stages = Stages(cfg, task, pool, policy)
+            voters = Committee(cfg, task, pool, GoldLabels(cfg.loop, task), [policy])
             torch.cuda.reset_peak_memory_stats()
-            samples = stages.generate(1, task.load("train"))
+            samples = voters.attempt(1, task.load("train"))
             generator = policy.generator(0)
             examples = [Example(prompt=render(task.prompt(p), None), completion=c, problem_id=p.id)
                         for p, c in task.seed_rationales()]
-            adapter = rundir.iteration(1).folder("adapter", stages.train, 1, examples)
-            evals = stages.evaluate(1, task.load("eval"))
+            adapter = voters.train(rundir.iteration(1), 1, examples)
+            evals = Evaluation(cfg, task, pool, task.load("eval")).attempts(policy, 1)
     finally:
         rundir.close()
     return {"samples": samples, "generator": generator, "adapter": adapter, "evals": evals,

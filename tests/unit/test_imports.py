@@ -19,11 +19,12 @@ FLOORS: dict[int, tuple[str, ...]] = {
     1: ("gguf",),
     2: ("config",),
     3: ("models", "generation", "evaluation", "filtering", "rationalization"),
-    4: ("training", "vllm_generator", "report", "attempts", "labels", "curriculum", "rewards"),
-    5: ("train_process", "cold_start", "policy", "tracking"),
-    6: ("loop",),
-    7: ("grpo",),
-    8: ("cli", "check_cli", "task_cli", "report_cli", "eval_cli"),
+    4: ("training", "vllm_generator", "report", "attempts", "labels", "curriculum", "rewards", "process"),
+    5: ("train_process", "cold_start", "policy", "tracking", "iteration"),
+    6: ("committee",),
+    7: ("loop",),
+    8: ("grpo",),
+    9: ("cli", "check_cli", "task_cli", "report_cli", "eval_cli"),
 }
 FLOOR = {m: f for f, mods in FLOORS.items() for m in mods}
 MODULES = sorted(p.stem for p in (ROOT / "star").glob("*.py"))

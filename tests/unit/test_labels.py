@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from collections import Counter
+from dataclasses import replace
+
 from star.checkers import get_checker
-from star.curriculum import level, levels, pool
+from star.config import LoopConfig
+from star.curriculum import NoLevels, level, levels, pool
 from star.labels import GoldLabels, MajorityLabels, MissingGold, pseudo_labels
 from star.tasks.arithmetic import Arithmetic
 from star.types import Problem, Sample, Verdict
@@ -24,13 +28,26 @@ class MathTask:
         return dict(problem.meta)
 
 
+class GoldMetaTask(MathTask):
+    gold_meta = ("solution",)
+
+
 def votes(pid: str, *preds: str | None) -> list[Sample]:
     return [Sample(problem_id=pid, index=i, prompt="q", train_prompt="q", completion=f"... {p}", pred=p,
                    verdict=Verdict.UNVERIFIABLE) for i, p in enumerate(preds)]
 
 
+def majority(min_agreement=0.5, voters=1, task=None) -> MajorityLabels:
+    return MajorityLabels(LoopConfig(labels="majority", min_agreement=min_agreement, voters=voters), task or MathTask())
+
+
 def judged(samples, min_agreement=0.5, voters=1):
-    labels = MajorityLabels(min_agreement, voters)
+    """`samples` judged by `voters` models; with several, the committee's layout: each problem's
+    samples are the voters' k = n / voters samples in turn, each voter's numbered 0..k-1."""
+    if voters > 1:
+        k = {pid: n // voters for pid, n in Counter(s.problem_id for s in samples).items()}
+        samples = [replace(s, voter=s.index // k[s.problem_id], index=s.index % k[s.problem_id]) for s in samples]
+    labels = majority(min_agreement, voters)
     problems = [Problem(id=pid, question="q", answer="") for pid in dict.fromkeys(s.problem_id for s in samples)]
     return labels.judge(MathTask(), problems, samples, InProcessPool())
 
@@ -78,7 +95,7 @@ def test_each_voter_casts_its_plurality_and_the_label_needs_the_share_of_voters(
     samples = votes("p", "3", "3", "3", "4", "4", "4", "4", "4", "3", "3", "4", "6")
     out = judged(samples, min_agreement=0.5, voters=3)
     assert pseudo_labels(out) == {"p": "3"}  # 2 of 3 voters, though "4" has more samples (6 to 5)
-    assert [s.index for s in out if s.verdict is Verdict.CORRECT] == [0, 1, 2, 8, 9]  # voter 1's 4s stay wrong
+    assert [(s.voter, s.index) for s in out if s.verdict is Verdict.CORRECT] == [(0, 0), (0, 1), (0, 2), (2, 0), (2, 1)]  # voter 1's 4s stay wrong
     assert pseudo_labels(judged(samples, min_agreement=1.0, voters=3)) == {}  # not unanimous
     # pooled as one model's 12 samples, "4" would win
     assert pseudo_labels(judged(samples, min_agreement=0.5)) == {"p": "4"}
@@ -100,7 +117,7 @@ def test_equivalent_forms_vote_together_across_voters():
 
 
 def test_majority_labels_hide_the_gold_and_measure_it_afterwards():
-    labels = MajorityLabels(0.5)
+    labels = majority(task=GoldMetaTask())
     problems = [Problem(id="a", question="q", answer="1", meta={"d": "1"}),
                 Problem(id="b", question="q", answer="5", meta={"d": "2", "solution": "worked"})]
     hidden = labels.visible(problems)
@@ -117,8 +134,8 @@ def test_gold_labels_need_a_gold_answer_for_every_training_problem():
     problems = [Problem(id="a", question="q", answer="1"),
                 Problem(id="b", question="q", answer="", meta={"unlabeled": "train.jsonl:2: no 'answer' field"})]
     with pytest.raises(MissingGold, match=r"train.jsonl:2: no 'answer' field.*loop.labels=majority"):
-        GoldLabels().visible(problems)
-    assert GoldLabels().visible(problems[:1]) == problems[:1]
+        GoldLabels(LoopConfig(), MathTask()).visible(problems)
+    assert GoldLabels(LoopConfig(), MathTask()).visible(problems[:1]) == problems[:1]
 
 
 # -- curriculum ----------------------------------------------------------------------------------
@@ -133,3 +150,26 @@ def test_the_curriculum_widens_when_the_hardest_group_is_mastered():
     assert [level(groups, history, 0.8, t) for t in (1, 2, 3, 4, 5)] == [1, 2, 2, 3, 3]
     assert {p.meta["digits"] for p in pool(task, problems, history, 0.8, 3)} == {1, 2}
     assert pool(task, problems, history, None, 3) == problems  # off: the whole pool
+
+
+class LengthTask:
+    """A plugin whose difficulty group is derived from its gold answer (the answer's length),
+    kept under a key of its own that it declares gold-derived."""
+
+    name, checker, gold_meta = "len", get_checker("exact"), ("answer_length",)
+
+    def groups(self, problem):
+        return {"length": str(problem.meta["answer_length"])} if "answer_length" in problem.meta else {}
+
+
+def test_gold_derived_meta_is_hidden_and_the_curriculum_cannot_order_by_it():
+    task = LengthTask()
+    problems = [Problem(id=str(i), question="q", answer="x" * i, meta={"answer_length": i, "topic": "t"})
+                for i in (1, 2, 3)]
+    hidden = majority(task=task).visible(problems)
+    assert all("answer_length" not in p.meta and p.meta["topic"] == "t" for p in hidden)  # other meta stays
+    assert pool(task, problems, [], 0.5, 1) == problems[:1]  # with gold in view, the levels exist
+    with pytest.raises(NoLevels, match=r"answer_length.*loop.labels=majority"):
+        pool(task, hidden, [], 0.5, 1)
+    assert pool(task, hidden, [], None, 1) == hidden  # no curriculum: nothing to order
+    assert GoldLabels(LoopConfig(), task).visible(problems) == problems  # gold labels see everything

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from star.config import TrainConfig
-from star.loop import seed_for
+from star.iteration import seed_for
 from star.training import steps_for
 
 
@@ -34,7 +34,7 @@ def test_seeds_derive_from_run_seed_iteration_and_stage():
 
 
 def test_a_seed_does_not_depend_on_process_state():
-    code = "from star.loop import seed_for; print(seed_for(3, 2, 'generate'))"
+    code = "from star.iteration import seed_for; print(seed_for(3, 2, 'generate'))"
     env = {**os.environ, "PYTHONHASHSEED": "123"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert int(out.stdout) == seed_for(3, 2, "generate")
