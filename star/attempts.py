@@ -34,7 +34,9 @@ def attempt(generator: Generator, task, problems: Sequence[Problem], pool, token
                                  stop=list(task.stop), seed=seed, desc=desc)
     preds = [[task.extract_answer(c.text) for c in outs] for outs in outputs]
     pairs = [(p.answer, pred) for p, ps in zip(problems, preds, strict=True) for pred in ps]
-    verdicts = iter(pool.check(task.checker, pairs) if check else [Verdict.UNVERIFIABLE] * len(pairs))
+    # A checker that judges with the problem (uses_problem: a countdown's numbers) gets it beside each pair.
+    owners = [p for p, ps in zip(problems, preds, strict=True) for _ in ps]
+    verdicts = iter(pool.check(task.checker, pairs, owners) if check else [Verdict.UNVERIFIABLE] * len(pairs))
     return [
         Sample(problem_id=p.id, index=j, prompt=prompt, train_prompt=train_prompt, completion=c.text,
                pred=pred, verdict=next(verdicts),

@@ -125,8 +125,9 @@ class MajorityLabels:
         label = pseudo_labels(samples)
         row: dict[str, Any] = {"train/pseudo_labeled": len(label)}
         graded = [p for p in problems if p.id in label and p.answer]
-        verdicts = dict(zip([p.id for p in graded], pool.check(task.checker, [(p.answer, label[p.id]) for p in graded])
-                            if graded else [], strict=True))
+        pairs = [(p.answer, label[p.id]) for p in graded]
+        verdicts = dict(zip([p.id for p in graded], pool.check(task.checker, pairs, graded) if graded else [],
+                            strict=True))
         for g, members in by_group(task, problems).items():
             row[key("pseudo_label_rate", g, "train")] = round(sum(p.id in label for p in members) / len(members), 6)
             judged = [verdicts[p.id] for p in members if p.id in verdicts]

@@ -61,8 +61,9 @@ class TaskReward:
                 preds.append(self.task.extract_answer(truncate_at_stop(_text(text), stop)))
             except Exception:  # extract_answer is total by contract; a plugin's may not be
                 preds.append(None)
-        pairs = [(self.problems[i].answer, pred) for i, pred in zip(problem_ids, preds, strict=True)]
-        verdicts = self.pool.check(self.task.checker, pairs) if pairs else []
+        owners = [self.problems[i] for i in problem_ids]
+        pairs = [(p.answer, pred) for p, pred in zip(owners, preds, strict=True)]
+        verdicts = self.pool.check(self.task.checker, pairs, owners) if pairs else []
         return [Judged(pred, v, self.value(pred, v)) for pred, v in zip(preds, verdicts, strict=True)]
 
     def value(self, pred: str | None, verdict: Verdict) -> float:

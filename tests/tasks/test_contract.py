@@ -49,7 +49,7 @@ class FakeGenerator:
 class DirectPool:
     """Checks in this process (tests may call sympy; the loop never does)."""
 
-    def check(self, checker, pairs: Sequence[tuple[str, str | None]]) -> list[Verdict]:
+    def check(self, checker, pairs: Sequence[tuple[str, str | None]], problems=None) -> list[Verdict]:
         return [checker.check(g, p) for g, p in pairs]
 
 

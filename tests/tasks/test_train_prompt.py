@@ -24,7 +24,7 @@ class GoldGenerator:
 
 
 class DirectPool:
-    def check(self, checker, pairs):
+    def check(self, checker, pairs, problems=None):
         return [checker.check(g, p) for g, p in pairs]
 
 

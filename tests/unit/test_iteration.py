@@ -87,3 +87,39 @@ def test_a_peer_voter_continues_from_its_own_adapter(tmp_path, monkeypatch):
                   tmp_path, "peer1")
     (tmp_path / "iter_001" / "peer1_model").mkdir()
     assert full.train_from(2) == (tmp_path / "iter_001" / "peer1_model", None)
+
+
+def test_a_checker_that_reads_the_problem_gets_it_through_the_loops_attempts(monkeypatch):
+    """attempts (star.attempts, as the loop and the eval stage call it) hand each pair's problem
+    to a `uses_problem` checker, in a real worker pool: a countdown verdict needs the numbers."""
+    import sys
+
+    from star.attempts import attempt
+    from star.checkers import CheckPool
+    from star.generation import Completion
+    from star.types import Problem, Verdict
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "checkers" / "plugin_pkg"))
+    sys.modules.pop("plugin_checkers", None)
+    from plugin_checkers.countdown import CountdownChecker
+
+    class Countdown:
+        name, stop, checker = "countdown", (), CountdownChecker()
+
+        def prompt(self, p, hint=None):
+            return f"{p.meta['numbers']} -> {p.question}"
+
+        def extract_answer(self, completion):
+            return self.checker.extract(completion)
+
+        def max_new_tokens(self, p):
+            return 16
+
+    class Fixed:  # a generator that writes the same expression for every prompt
+        def generate(self, prompts, n=1, **kw):
+            return [[Completion("The answer is (8-4)*6.", 5)] * n for _ in prompts]
+
+    problems = [Problem("a", "24", "24", {"numbers": [8, 4, 6]}), Problem("b", "24", "24", {"numbers": [8, 4, 5]})]
+    with CheckPool(1, 10.0) as pool:
+        samples = attempt(Fixed(), Countdown(), problems, pool, None)
+    assert [s.verdict for s in samples] == [Verdict.CORRECT, Verdict.INCORRECT]  # b lacks a 6
