@@ -13,6 +13,12 @@ Three measures, each a per-problem value in [0, 1] averaged over the problems:
   not vote. With n samples, maj@k averages the n // k disjoint blocks of k samples, so
   maj@1 equals the mean sample accuracy (pass@1).
 
+Held-out problems: an eval problem whose `meta["held_out"]` (`HELD_OUT`) is False has a
+question the task also trains on (too small a group to keep apart, e.g. 1-digit sums);
+when there are such problems, the greedy accuracy over the held-out ones alone is reported
+too, `eval/accuracy_held_out` with its interval and `eval/n_held_out` (per-group keys stay
+over every problem of the group). A problem without the key counts as held out.
+
 Every value comes with a 95% Wilson score interval over the problems. For greedy accuracy
 that is the usual binomial interval; for pass@k and block-averaged maj@k the per-problem
 values are fractions, whose variance is at most p(1 - p), so the interval is conservative.
@@ -38,6 +44,7 @@ from star.types import Example, Problem, Sample, Task, Verdict
 
 Z95 = 1.959964  # the normal quantile of a two-sided 95% interval
 KEY = re.compile(r"^eval/(?P<measure>[^/]+)(?:/(?P<group>.+))?$")
+HELD_OUT = "held_out"  # Problem.meta key (bool): False when the task also trains on the problem's question
 
 
 # -- keys ----------------------------------------------------------------------------------------
@@ -206,6 +213,26 @@ def summarize(measure: str, problems: Sequence[Problem], values: Mapping[str, fl
     return out
 
 
+def held_out(problem: Problem) -> bool:
+    """Is the problem held out of training (its task says so in meta["held_out"]; default yes)?"""
+    return bool(problem.meta.get(HELD_OUT, True))
+
+
+def held_out_accuracy(problems: Sequence[Problem], values: Mapping[str, float]) -> dict[str, float]:
+    """`eval/n_held_out` and `eval/accuracy_held_out` (with `_lo`, `_hi`) over the held-out
+    problems alone; nothing when every problem is held out (then it is `eval/accuracy`)."""
+    kept = [p for p in problems if held_out(p)]
+    if len(kept) == len(problems):
+        return {}
+    out: dict[str, float] = {key("n_held_out"): len(kept)}
+    if kept:
+        mean = sum(values[p.id] for p in kept) / len(kept)
+        lo, hi = wilson(mean, len(kept))
+        out |= {key("accuracy_held_out"): round(mean, 6), key("accuracy_held_out_lo"): round(lo, 6),
+                key("accuracy_held_out_hi"): round(hi, 6)}
+    return out
+
+
 def counts(problems: Sequence[Problem], task: Task) -> dict[str, int]:
     """`eval/n` overall and per group."""
     return {key("n", g): len(members) for g, members in by_group(task, problems).items()}
@@ -229,11 +256,14 @@ def sampled_metrics(problems: Sequence[Problem], samples: Sequence[Sample], task
 def accuracy(problems: Sequence[Problem], samples: Sequence[Sample], task, pool=None,
              ks: Sequence[int] = ()) -> dict[str, float]:
     """The evaluation part of a metrics row, from an iteration's eval.jsonl: greedy accuracy,
-    maj@k and pass@k for `ks` when it holds sampled attempts, and generated tokens. `pool`
+    maj@k and pass@k for `ks` when it holds sampled attempts, generated tokens, and the
+    accuracy over the held-out problems where some are not (`held_out_accuracy`). `pool`
     (a CheckPool) is needed only to group the votes of sampled attempts."""
     greedy, sampled = split(samples)
     out: dict[str, float] = counts(problems, task)
-    out |= summarize("accuracy", problems, greedy_values(problems, greedy), task)
+    values = greedy_values(problems, greedy)
+    out |= summarize("accuracy", problems, values, task)
+    out |= held_out_accuracy(problems, values)
     if sampled:  # without `ks`, k is all the samples: maj@n and pass@n
         out |= sampled_metrics(problems, sampled, task, pool, ks or [max(s.index for s in sampled) + 1])
     out["eval/tokens"] = sum(s.tokens for s in samples)

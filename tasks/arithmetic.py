@@ -14,7 +14,15 @@ line copies the line above at a fixed offset; the last line is the answer:
     c6+C2+0=08    881
     A:   881
 
-The difficulty group is the number of digits of the longer operand. The hint (for
+The difficulty group is the number of digits of the longer operand.
+
+Splits: `train` (the STaR pool), `eval` and `validation` (for tuning, so that the reported
+eval set is not the one settings were chosen on; the eval digit counts, `validation_size`
+problems), each drawn from its own stream of `seed`, and the cold-start seeds. Where a
+digit count has room, eval questions are unique and appear in no other split, and
+validation questions in none at all; there are only 100 sums of two 1-digit numbers, so
+that group repeats questions across splits, and each eval and validation problem says
+whether it is held out (`meta["held_out"]`, tasks/splits.py). The hint (for
 rationalization) is the gold answer, its digits tagged with places p, q, r, ..., written
 before the question so that the question keeps its distance to the scratchpad:
 `(8r8q1p) 6c2b4a+2C5B7A`.
@@ -27,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from star.checkers import Checker, get_checker
+from star.tasks.splits import mark_held_out, unique_fits
 from star.types import Problem
 
 LOWER, UPPER, HINT = "abcdefghij", "ABCDEFGHIJ", "pqrstuvwxy"
@@ -65,12 +74,15 @@ class Arithmetic:
     """Addition of two numbers of 1..10 digits.
 
     `train_digits`/`eval_digits` are the digit counts in the STaR training pool and the
-    held-out set (equal shares); `seed_examples[d - 1]` is how many worked examples of d
-    digits the cold start gets: few of the longest, so that STaR has a frontier to push.
+    held-out set (equal shares; the validation split has the eval digit counts and
+    `validation_size` problems, None: as many as eval); `seed_examples[d - 1]` is how many
+    worked examples of d digits the cold start gets: few of the longest, so that STaR has
+    a frontier to push.
     """
 
     train_size: int = 1000
     eval_size: int = 400
+    validation_size: int | None = None
     train_digits: Sequence[int] = (2, 3)
     eval_digits: Sequence[int] = (2, 3)
     seed_examples: Sequence[int] = (200, 600, 200)
@@ -102,12 +114,13 @@ class Arithmetic:
 
     def _split(self, name: str, sizes: Sequence[tuple[int, int]], exclude: set[str]) -> list[Problem]:
         """Problems with `count` of each digit count, unique within the split and absent from
-        `exclude` (the eval questions), except where the digit count has too few problems."""
+        `exclude`, except where the digit count has too few problems (`unique_fits`)."""
         rng = random.Random(f"{self.seed}/{name}")
         out: list[Problem] = []
         for digits, count in sizes:
             seen: set[str] = set()
-            unique = count <= (10**digits - (10 ** (digits - 1) if digits > 1 else 0)) ** 2 // 2
+            size = (10**digits - (10 ** (digits - 1) if digits > 1 else 0)) ** 2
+            unique = unique_fits(count, size, sum(len(q.split("+")[0]) == digits for q in exclude))
             while count > 0:
                 a, b = self._draw(rng, digits)
                 q = f"{a}+{b}"
@@ -123,19 +136,31 @@ class Arithmetic:
     def _shares(total: int, digits: Sequence[int]) -> list[tuple[int, int]]:
         return [(d, total // len(digits) + (i < total % len(digits))) for i, d in enumerate(digits)]
 
-    def load(self, split: str) -> list[Problem]:
+    def _splits(self) -> tuple[list[Problem], list[Problem], list[Problem]]:
+        """(eval, train, seeds), unmarked: eval first, the others drawn around its questions."""
         evals = self._split("eval", self._shares(self.eval_size, self.eval_digits), set())
-        if split == "eval":
-            return evals
+        questions = {p.question for p in evals}
+        train = self._split("train", self._shares(self.train_size, self.train_digits), questions)
+        seeds = self._split("seed", list(enumerate(self.seed_examples, 1)), questions)
+        return evals, train, seeds
+
+    def load(self, split: str) -> list[Problem]:
+        evals, train, seeds = self._splits()
         if split == "train":
-            return self._split("train", self._shares(self.train_size, self.train_digits),
-                               {p.question for p in evals})
-        raise ValueError(f"arithmetic: unknown split {split!r} (expected 'train' or 'eval')")
+            return train
+        used = {p.question for p in train + seeds}
+        if split == "eval":
+            return mark_held_out(evals, used)
+        if split == "validation":
+            size = self.eval_size if self.validation_size is None else self.validation_size
+            if size <= 0:
+                raise ValueError(f"arithmetic: task.validation_size={size}: the validation split is empty")
+            used |= {p.question for p in evals}
+            return mark_held_out(self._split("validation", self._shares(size, self.eval_digits), used), used)
+        raise ValueError(f"arithmetic: unknown split {split!r} (expected 'train', 'eval' or 'validation')")
 
     def seed_rationales(self) -> list[tuple[Problem, str]]:
-        evals = {p.question for p in self.load("eval")}
-        problems = self._split("seed", list(enumerate(self.seed_examples, 1)), evals)
-        return [(p, self.solve(p)) for p in problems]
+        return [(p, self.solve(p)) for p in self._splits()[2]]
 
     def solve(self, problem: Problem) -> str:
         a, b = problem.question.split("+")

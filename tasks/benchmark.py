@@ -15,6 +15,10 @@ a dataclass that subclasses `Benchmark` and fills in:
 
 Everything else comes from here: where the data is (`data_files` or a hub `dataset`),
 which rows are train and eval (separate files or splits, or one source split by `seed`),
+the validation split (a source of its own, or `validation_size` rows carved out of the
+training split), the cold-start seed rows (carved out of the training split, so the STaR
+pool never holds a problem whose worked solution trained the cold start), held-out marking
+of eval and validation problems by content (`meta["held_out"]`, tasks/splits.py),
 bad rows (an error listing file and line, or `on_bad_row="skip"`), and prompting in text or
 chat style with an optional system prompt and instruction. The constructor arguments are
 the `task.*` config keys.
@@ -44,6 +48,7 @@ from star.tasks.data import (
     subsample,
 )
 from star.tasks.fewshot import STYLES, Labels, Shot, build_prompt, completion_for
+from star.tasks.splits import mark_held_out
 from star.types import Problem
 
 log = logging.getLogger(__name__)
@@ -62,13 +67,16 @@ class Benchmark:
     on_bad_row: str = "error"  # error | skip
     eval_size: float = 0.2  # one source split by seed: eval rows (a count, or a fraction < 1)
     train_size: int | None = None  # cap on the STaR training pool (a seeded subset)
-    seed: int = 1234  # for the train/eval division and train_size (not the run seed)
+    # rows carved out of the training split for the validation split (a count, or a fraction
+    # < 1); None: no carving, a `validation` source of its own if the data have one
+    validation_size: float | None = None
+    seed: int = 1234  # for the train/eval and train/validation divisions and train_size (not the run seed)
     # -- prompting ----------------------------------------------------------------------
     prompt_style: str = "text"  # text (few-shot, base models) | chat (the tokenizer's template)
     num_fewshot: int = 0
     system_prompt: str | None = None
     instruction: str | None = None  # None: the task's INSTRUCTION in chat style, none in text
-    seed_size: int = 0  # worked solutions of training rows added to the cold-start rationales
+    seed_size: int = 0  # worked solutions of training rows (then out of the pool) added to the cold-start rationales
     # -- identity -----------------------------------------------------------------------
     name: str = "benchmark"
     description: str = ""
@@ -85,6 +93,9 @@ class Benchmark:
     # would accept lucky rationales into training). The checker keeps its defaults, whose
     # fallbacks read the bare answers this extraction returns.
     EXTRACT: ClassVar[tuple[str, ...]] = ("answer_is", "boxed", "hashes")
+    # Meta keys derived from the gold answer (a worked solution and what is read off it):
+    # loop.labels=majority hides them with the answer, and `groups` must cope without them.
+    gold_meta: ClassVar[tuple[str, ...]] = ("solution",)
 
     def __post_init__(self) -> None:
         if self.prompt_style not in STYLES:
@@ -124,15 +135,50 @@ class Benchmark:
     def load(self, split: str) -> list[Problem]:
         """A split's problems. Rows without a gold answer are allowed in the training split
         (their answer is empty and meta["unlabeled"] says where they are: loop.labels=gold
-        refuses them, loop.labels=majority needs none); every other split needs gold."""
-        problems = self._whole(split)
+        refuses them, loop.labels=majority needs none); every other split needs gold, and
+        says per problem whether its question is held out of the pool and the seeds."""
+        pool, carved = self._train_parts()
         if split == "train":
-            return subsample(problems, self.train_size, self.seed, "train_size")
+            return pool
+        if split == "validation" and carved is not None:
+            problems = carved
+        else:
+            if split == "validation" and self._source_of("validation") == self._source_of("eval"):
+                raise DataError("the validation split would be the eval split's own rows: set "
+                                "task.validation_size=N (rows carved out of the training split) or give "
+                                "the validation split a source of its own")
+            problems = self._whole(split)
         missing = [p.meta["unlabeled"] for p in problems if not p.answer]
         if missing:
             raise DataError(f"the {split!r} split needs a gold answer in every row; {len(missing)} have none: "
                             + "; ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
-        return problems
+        used = {p.question for p in pool} | {p.question for p, _ in self.seed_rationales()}
+        if split == "validation":
+            used |= {p.question for p in self.load("eval")}
+        return mark_held_out(problems, used)
+
+    def _train_parts(self) -> tuple[list[Problem], list[Problem] | None]:
+        """(the STaR pool, the carved validation split or None): the training split without
+        the seed rows, less `validation_size` rows (drawn with `seed`), capped at `train_size`."""
+        seeds = {p.id for p, _ in self._seed_rows()}
+        rest = [p for p in self._whole("train") if p.id not in seeds]
+        carved = None
+        if self.validation_size is not None:
+            rest, carved = divide(rest, self.validation_size, self.seed, "validation")
+        return subsample(rest, self.train_size, self.seed, "train_size"), carved
+
+    def _seed_rows(self) -> list[tuple[Problem, str]]:
+        """The first `seed_size` rows of the training split whose worked solution makes a
+        rationale (`rationale_from_solution`), with it."""
+        out: list[tuple[Problem, str]] = []
+        if self.seed_size > 0:
+            for p in self._whole("train"):
+                rationale = self.rationale_from_solution(p)
+                if rationale is not None:
+                    out.append((p, rationale))
+                    if len(out) == self.seed_size:
+                        break
+        return out
 
     def prompt(self, problem: Problem, hint: str | None = None) -> str | list[dict[str, str]]:
         # An exemplar is never shown as a shot in its own prompt (its cold-start example).
@@ -163,16 +209,11 @@ class Benchmark:
 
     def seed_rationales(self) -> list[tuple[Problem, str]]:
         """The exemplars, then the worked solutions of up to `seed_size` rows of the training
-        split (the whole split, not only the `train_size` pool)."""
+        split (the whole split, not only the `train_size` pool). Those rows are left out of
+        the STaR pool (`load("train")`), so no problem of the pool has had its worked
+        solution trained on by the cold start, under gold and majority labels alike."""
         out = [(s.problem, completion_for(self.prompt_style, s.rationale)) for s in self.EXEMPLARS]
-        if self.seed_size > 0:
-            for p in self._whole("train"):
-                rationale = self.rationale_from_solution(p)
-                if rationale is not None:
-                    out.append((p, completion_for(self.prompt_style, rationale)))
-                    if len(out) == len(self.EXEMPLARS) + self.seed_size:
-                        break
-        return out
+        return out + [(p, completion_for(self.prompt_style, r)) for p, r in self._seed_rows()]
 
     def bad_rows(self) -> list[BadRow]:
         """The rows skipped so far (on_bad_row=skip), for `star task-check`."""
@@ -218,7 +259,9 @@ class Benchmark:
                 if name in files:
                     return ("files", *_paths(files[name])), None
             raise DataError(f"task.data_files has no entry for the {split!r} split (it has "
-                            f"{sorted(files)}; task.split maps splits to entries: {dict(mapping)})")
+                            f"{sorted(files)}; task.split maps splits to entries: {dict(mapping)})"
+                            + ("; or set task.validation_size=N to carve it out of the training split"
+                               if split == "validation" else ""))
         return ("files", *_paths(files)), _part(split)
 
     def _read(self, key: tuple) -> tuple[list[Problem], list[BadRow]]:
@@ -272,7 +315,10 @@ def _paths(files: Any) -> list[str]:
 
 
 def _part(split: str) -> str:
+    if split == "validation":
+        raise DataError("one source divided by task.seed has no validation split: set task.validation_size=N "
+                        "(rows carved out of the training split, a count or a fraction)")
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}: one source divided by task.seed has the splits "
-                        f"{', '.join(SPLITS)}")
+                        f"{', '.join(SPLITS)} (and validation with task.validation_size)")
     return split

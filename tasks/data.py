@@ -223,14 +223,15 @@ def collect(items: Iterable[T | BadRow], on_bad_row: str, source: str) -> tuple[
     return good, bad
 
 
-def divide(items: Sequence[T], eval_size: float, seed: int) -> tuple[list[T], list[T]]:
-    """(train, eval) from one source: eval gets `eval_size` items (a count, or a fraction
-    when below 1) drawn with `seed`; both keep the source order."""
+def divide(items: Sequence[T], eval_size: float, seed: int, part: str = "eval") -> tuple[list[T], list[T]]:
+    """(rest, part) from one source: the part ("eval", or "validation" out of the training
+    rows) gets `eval_size` items (a count, or a fraction when below 1) drawn with `seed`
+    in a stream of its own; both keep the source order."""
     n = len(items)
     k = int(round(eval_size * n)) if 0 < eval_size < 1 else int(eval_size)
     if k < 0 or k > n:
-        raise DataError(f"task.eval_size={eval_size} does not fit a source of {n} rows")
-    chosen = set(random.Random(f"{seed}/eval").sample(range(n), k))
+        raise DataError(f"task.{part}_size={eval_size} does not fit a source of {n} rows")
+    chosen = set(random.Random(f"{seed}/{part}").sample(range(n), k))
     return ([x for i, x in enumerate(items) if i not in chosen], [x for i, x in enumerate(items) if i in chosen])
 
 

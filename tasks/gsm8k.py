@@ -9,8 +9,11 @@ accepted too, and the checker is `numeric` (exact, commas and `$` ignored).
 
 The hint for rationalization is the final number only, never the worked solution (the
 original STaR code appended the dataset's whole answer field). The difficulty group is
-the number of reasoning steps (lines) in the reference solution. `seed_size` > 0 adds
-training rows' reference solutions, annotations removed, to the cold-start rationales.
+the number of reasoning steps (lines) in the reference solution; it is read off the gold
+solution, so it is gold meta (`gold_meta`): hidden with the answer under
+loop.labels=majority, and a problem without it has no group. `seed_size` > 0 adds
+training rows' reference solutions, annotations removed, to the cold-start rationales
+(and takes those rows out of the STaR pool).
 """
 
 from __future__ import annotations
@@ -83,6 +86,8 @@ class GSM8K(Benchmark):
     FIELDS: ClassVar[dict[str, Any]] = {"question": "question", "answer": "answer", "id": "id"}
     EXEMPLARS: ClassVar[tuple[Shot, ...]] = EXEMPLARS
     CHECKER: ClassVar[str] = "numeric"
+    # The worked solution, and its number of lines (the `steps` group): both come from the gold.
+    gold_meta: ClassVar[tuple[str, ...]] = ("solution", "steps")
     INSTRUCTION: ClassVar[str] = ("Solve the problem step by step. On the last line, write \"#### \" "
                                   "followed by the final answer as a plain number.")
 

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from star.checkers import Checker, get_checker
+from star.tasks.splits import mark_held_out
 from star.types import Problem
 
 
@@ -31,10 +32,14 @@ from star.types import Problem
 class ListMax:
     """The maximum of `items` two-digit numbers; `train_items`/`eval_items` are the list
     lengths of the STaR pool and the held-out set (equal shares), `seed_examples[i]` the
-    number of worked cold-start examples of length `seed_items[i]`."""
+    number of worked cold-start examples of length `seed_items[i]`. The validation split
+    (for tuning) has the eval lengths and `validation_size` problems (None: as many as
+    eval). Every split draws from its own stream of `seed`; eval questions appear in no
+    other split, validation questions in none at all (`meta["held_out"]` says so)."""
 
     train_size: int = 1000
     eval_size: int = 400
+    validation_size: int | None = None
     train_items: Sequence[int] = (4, 8)
     eval_items: Sequence[int] = (4, 8)
     seed_items: Sequence[int] = (2, 4, 8)
@@ -80,18 +85,31 @@ class ListMax:
     def _shares(total: int, items: Sequence[int]) -> list[tuple[int, int]]:
         return [(n, total // len(items) + (i < total % len(items))) for i, n in enumerate(items)]
 
-    def load(self, split: str) -> list[Problem]:
+    def _splits(self) -> tuple[list[Problem], list[Problem], list[Problem]]:
+        """(eval, train, seeds), unmarked: eval first, the others drawn around its questions."""
         evals = self._split("eval", self._shares(self.eval_size, self.eval_items), set())
-        if split == "eval":
-            return evals
+        questions = {p.question for p in evals}
+        train = self._split("train", self._shares(self.train_size, self.train_items), questions)
+        seeds = self._split("seed", list(zip(self.seed_items, self.seed_examples, strict=True)), questions)
+        return evals, train, seeds
+
+    def load(self, split: str) -> list[Problem]:
+        evals, train, seeds = self._splits()
         if split == "train":
-            return self._split("train", self._shares(self.train_size, self.train_items), {p.question for p in evals})
-        raise ValueError(f"list_max: unknown split {split!r} (expected 'train' or 'eval')")
+            return train
+        used = {p.question for p in train + seeds}
+        if split == "eval":
+            return mark_held_out(evals, used)
+        if split == "validation":
+            size = self.eval_size if self.validation_size is None else self.validation_size
+            if size <= 0:
+                raise ValueError(f"list_max: task.validation_size={size}: the validation split is empty")
+            used |= {p.question for p in evals}
+            return mark_held_out(self._split("validation", self._shares(size, self.eval_items), used), used)
+        raise ValueError(f"list_max: unknown split {split!r} (expected 'train', 'eval' or 'validation')")
 
     def seed_rationales(self) -> list[tuple[Problem, str]]:
-        evals = {p.question for p in self.load("eval")}
-        problems = self._split("seed", list(zip(self.seed_items, self.seed_examples, strict=True)), evals)
-        return [(p, self.solve(p)) for p in problems]
+        return [(p, self.solve(p)) for p in self._splits()[2]]
 
     @staticmethod
     def solve(problem: Problem) -> str:

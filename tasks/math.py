@@ -66,6 +66,9 @@ class MATH(Benchmark):
     EXEMPLARS: ClassVar[tuple[Shot, ...]] = EXEMPLARS
     LABELS: ClassVar[Labels] = Labels("Problem:", "Solution:")
     CHECKER: ClassVar[str] = "math"
+    # `level` and `subject` come with the problem (the data set's labels), not read off the
+    # gold answer or solution: a label-free run may group by them. Only the solution is gold.
+    gold_meta: ClassVar[tuple[str, ...]] = ("solution",)
     EXTRACT: ClassVar[tuple[str, ...]] = ("boxed",)  # the published format; see docs/ADDING_A_TASK.md
     INSTRUCTION: ClassVar[str] = "Solve the problem step by step. Put the final answer in \\boxed{}."
 

@@ -26,6 +26,7 @@ from typing import ClassVar
 
 from star.checkers import Checker, get_checker
 from star.tasks.fewshot import STYLES, Shot, build_prompt, completion_for
+from star.tasks.splits import mark_held_out, unique_fits
 from star.types import Problem
 
 
@@ -52,10 +53,14 @@ def _shot(pid: str, a: int, b: int) -> Shot:
 class MentalArithmetic:
     """`train_groups`/`eval_groups`: digit-count groups of the STaR pool and the held-out
     set, in equal shares; eval and train questions never overlap, nor do they repeat the
-    exemplars' questions."""
+    exemplars' questions (the cold-start seeds), where a group has room (1+1 has only 100
+    questions: each eval problem says whether it is held out, `meta["held_out"]`). The
+    validation split (for tuning) has the eval groups and `validation_size` problems
+    (None: as many as eval), none of them in another split where the group has room."""
 
     train_size: int = 450
     eval_size: int = 420
+    validation_size: int | None = None
     train_groups: Sequence[str] = ("2+1", "2+2", "3+2")
     eval_groups: Sequence[str] = ("2+1", "2+2", "3+2")
     num_fewshot: int = 2
@@ -101,7 +106,8 @@ class MentalArithmetic:
             low_a, low_b = 10 ** (da - 1) if da > 1 else 0, 10 ** (db - 1) if db > 1 else 0
             count = size // len(groups) + (i < size % len(groups))
             # Unique questions where the group is large enough (1+1 has only 100 of them).
-            unique = count <= (10**da - low_a) * (10**db - low_b) // 2
+            taken = sum(tuple(len(x) for x in q.split(" + ")) == (da, db) for q in exclude)
+            unique = unique_fits(count, (10**da - low_a) * (10**db - low_b), taken)
             seen: set[str] = set()
             while count > 0:
                 a, b = rng.randrange(low_a, 10**da), rng.randrange(low_b, 10**db)
@@ -117,11 +123,19 @@ class MentalArithmetic:
     def load(self, split: str) -> list[Problem]:
         shots = {s.problem.question for s in self.EXEMPLARS}
         evals = self._split("eval", self.eval_size, self.eval_groups, shots)
-        if split == "eval":
-            return evals
+        train = self._split("train", self.train_size, self.train_groups, shots | {p.question for p in evals})
         if split == "train":
-            return self._split("train", self.train_size, self.train_groups, shots | {p.question for p in evals})
-        raise ValueError(f"{self.name}: unknown split {split!r} (expected 'train' or 'eval')")
+            return train
+        used = shots | {p.question for p in train}
+        if split == "eval":
+            return mark_held_out(evals, used)
+        if split == "validation":
+            size = self.eval_size if self.validation_size is None else self.validation_size
+            if size <= 0:
+                raise ValueError(f"{self.name}: task.validation_size={size}: the validation split is empty")
+            used |= {p.question for p in evals}
+            return mark_held_out(self._split("validation", size, self.eval_groups, used), used)
+        raise ValueError(f"{self.name}: unknown split {split!r} (expected 'train', 'eval' or 'validation')")
 
     def seed_rationales(self) -> list[tuple[Problem, str]]:
         return [(s.problem, completion_for(self.prompt_style, s.rationale)) for s in self.EXEMPLARS]

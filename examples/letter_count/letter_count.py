@@ -17,6 +17,11 @@ The worked rationale spells the word, numbering each match, then states the coun
     The answer is 3.
 
 For rationalization the hint (the gold count) comes before the question.
+
+The (word, letter) pairs are few (447), and eval, train and the cold-start seeds take them
+all, disjoint. A validation split (for tuning) therefore takes its pairs from the seeds:
+`validation_size=N` moves the last N seed pairs into it (none by default, so the other
+splits stay as they were).
 """
 
 from __future__ import annotations
@@ -42,10 +47,12 @@ WORDS = (
 
 @dataclass
 class LetterCount:
-    """Count a letter in a word. `train_size`/`eval_size` problems, drawn with `seed`."""
+    """Count a letter in a word. `train_size`/`eval_size` problems, drawn with `seed`;
+    `validation_size` pairs taken from the cold-start seeds (None: no validation split)."""
 
     train_size: int = 200
     eval_size: int = 100
+    validation_size: int | None = None
     seed: int = 0
     name: str = "letter_count"
     description: str = "count how often a letter occurs in a word (an out-of-tree example task)"
@@ -66,17 +73,24 @@ class LetterCount:
 
     def _problems(self, split: str) -> list[Problem]:
         pairs = self._pairs()
-        # eval first, then train, then the cold-start seeds: the three never overlap
+        # eval first, then train, then the cold-start seeds, then validation: they never overlap
+        taken, validation = self.eval_size + self.train_size, self.validation_size or 0
         start, size = {"eval": (0, self.eval_size), "train": (self.eval_size, self.train_size),
-                       "seed": (self.eval_size + self.train_size, len(pairs))}[split]
-        return [Problem(id=f"{split}-{i:04d}", question=f'{word}/{letter}', answer=str(word.count(letter)))
+                       "seed": (taken, len(pairs) - taken - validation),
+                       "validation": (len(pairs) - validation, validation)}[split]
+        return [Problem(id=f"{split}-{i:04d}", question=f'{word}/{letter}', answer=str(word.count(letter)),
+                        meta={"held_out": True} if split in ("eval", "validation") else {})
                 for i, (word, letter) in enumerate(pairs[start:start + size])]
 
     def load(self, split: str) -> list[Problem]:
-        if split not in ("train", "eval"):
-            raise ValueError(f"letter_count: unknown split {split!r} (expected 'train' or 'eval')")
-        if self.train_size + self.eval_size > len(self._pairs()):
-            raise ValueError(f"task.train_size + task.eval_size must be at most {len(self._pairs())}")
+        if split not in ("train", "eval", "validation"):
+            raise ValueError(f"letter_count: unknown split {split!r} (expected 'train', 'eval' or 'validation')")
+        if self.train_size + self.eval_size + (self.validation_size or 0) > len(self._pairs()):
+            raise ValueError("task.train_size + task.eval_size + task.validation_size must be at most "
+                             f"{len(self._pairs())}")
+        if split == "validation" and not self.validation_size:
+            raise ValueError("letter_count has no validation split unless task.validation_size > 0 "
+                             "(that many pairs move from the cold-start seeds into it)")
         return self._problems(split)
 
     def seed_rationales(self) -> list[tuple[Problem, str]]:
