@@ -275,7 +275,7 @@ def math_segments(s: str) -> list[str]:
 
 
 _JOINER = re.compile(
-    r"^\s*\(?\s*(?:[,;]\s*(?:(?:and|or)\b\s*)?|(?:and|or|and/or)\b\s*)"
+    r"^\s*(?:\(\s*)?(?:[,;]\s*(?:(?:and|or)\b\s*)?|(?:and|or|and/or)\b\s*)"
     r"(?:(?:maybe|perhaps|possibly|probably|else|even)\b\s*)?$"
 )
 

@@ -79,4 +79,8 @@ HOSTILE: list[str] = [
     r"(2^{99999})^{99999}",
     r"\Gamma(10^{10}) + \binom{10^{100}}{10^{50}}",
     r"\text{\text{\text{\text{\text{x}}}}}" * 50,
+    # regex bait for the joiners between formulas, numbers and boxes (hedge detection)
+    "$1$" + " " * 50_000 + "x $2$",
+    "5 or " * 20_000 + "6",
+    r"\boxed{5} or " * 5_000 + r"\boxed{6}",
 ]

@@ -145,6 +145,7 @@ HOSTILE_INCORRECT = {
     "((((((((((x+1)^2)^2)^2)^2)^2)^2)^2)^2)^2)^2",
     "__import__('os').system('echo pwned')", "eval('1+1')", "().__class__.__bases__[0].__subclasses__()",
     "import os; os.system('ls')",
+    r"\boxed{5} or " * 5_000 + r"\boxed{6}",  # joined boxes: candidates, each wrong
     # golds (against a number)
     "(lambda: 7)()", "exec('import os')", "{{7*7}}", r"\boxed{" * 100 + "1" + "}" * 100,
     r"\lim_{x \to 0} \frac{\sin x}{x}", r"\sqrt[10^{10}]{2}",
