@@ -5,8 +5,13 @@ iteration's adapter reaches it as a new `LoRARequest` (a new name and id for eve
 adapter directory), never merged into the weights and never copied: vLLM applies the
 low-rank update in its own kernels, beside the base weights. The sampling keys are the
 HF backend's (`GeneratorConfig`: temperature, top_p, max_new_tokens; n, stop and seed
-per call), mapped to one `SamplingParams` per prompt. Tensor and data parallelism are
-vLLM's own engine arguments (generator.tensor_parallel_size, data_parallel_size).
+per call), mapped to one `SamplingParams` per prompt that samples what the HF backend
+samples (`star.generation.decoding_config`): top_k off, no repetition penalty, no min_p,
+and every EOS id of the model (`star.generation.eos_token_ids`) as a stop token. The
+engine is built with `generation_config="vllm"`: the model's generation_config.json
+gives no defaults (vLLM's "auto" would add its EOS ids and cap every request at its
+max_new_tokens), so what decodes is what is written here. Tensor and data parallelism
+are vLLM's own engine arguments (generator.tensor_parallel_size, data_parallel_size).
 
 GPU memory: the loop calls `release()` before the training stage. With
 `generator.release=sleep` (the default) the engine sleeps at level 1: its weights are
@@ -29,8 +34,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from star import models
 from star.config import GeneratorConfig, ModelConfig
-from star.generation import Completion
+from star.generation import Completion, eos_token_ids
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,8 @@ def engine_args(model: str | Path, cfg: GeneratorConfig, model_cfg: ModelConfig,
         "tensor_parallel_size": cfg.tensor_parallel_size,
         "gpu_memory_utilization": cfg.gpu_memory_utilization, "enforce_eager": cfg.enforce_eager,
         "trust_remote_code": model_cfg.trust_remote_code, "enable_sleep_mode": cfg.release == "sleep",
+        # No defaults from the model's generation_config.json: SamplingParams say it all.
+        "generation_config": "vllm",
     }
     if cfg.data_parallel_size > 1:
         args["data_parallel_size"] = cfg.data_parallel_size
@@ -70,25 +78,36 @@ def _dtype(model_cfg: ModelConfig) -> str:
 
 
 def sampling_params(budgets: Sequence[int], cfg: GeneratorConfig, *, n: int, temperature: float,
-                    stop: Sequence[str], seed: int) -> list[dict[str, Any]]:
+                    stop: Sequence[str], seed: int, stop_token_ids: Sequence[int] = ()) -> list[dict[str, Any]]:
     """One SamplingParams (as keyword arguments) per prompt, from the HF backend's keys.
 
-    Sampled requests get their own seed (seed + prompt index), so a prompt's samples do not
-    depend on what else is in the batch; greedy decoding needs no seed and is asked for
-    once (the caller repeats it n times, as the HF backend does)."""
+    The distribution is the HF backend's (`star.generation.decoding_config`): temperature
+    and top_p alone, top_k off (-1: "disabled" in every vLLM from 0.8 on; later ones also
+    take 0), no repetition, presence or frequency penalty, no min_p; `stop_token_ids` are
+    the model's EOS ids. Sampled requests get their own seed (seed + prompt index), so a
+    prompt's samples do not depend on what else is in the batch; greedy decoding needs no
+    seed and is asked for once (the caller repeats it n times, as the HF backend does)."""
     sampled = temperature > 0
     return [{
         "n": n if sampled else 1, "temperature": temperature, "top_p": cfg.top_p if sampled else 1.0,
+        "top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0, "presence_penalty": 0.0, "frequency_penalty": 0.0,
         "max_tokens": min(b, cfg.max_new_tokens), "stop": list(stop) or None,
+        "stop_token_ids": list(stop_token_ids) or None,
         "seed": seed + i if sampled else None, "skip_special_tokens": True,
     } for i, b in enumerate(budgets)]
 
 
 def completion(output: Any) -> Completion:
-    """A vLLM CompletionOutput as star's Completion; tokens count the generated ones, EOS excluded."""
+    """A vLLM CompletionOutput as star's Completion; tokens count the generated ones, EOS excluded.
+
+    vLLM's token_ids hold the token that stopped a request: the EOS (stop_reason None) or
+    one of `stop_token_ids` (stop_reason that id), both EOS ids here and not counted; a
+    stop string (stop_reason the string) ends at the token that completed it, which counts,
+    as in the HF backend. The text never holds the stop token or the stop string."""
     tokens = len(output.token_ids)
-    if tokens and output.finish_reason == "stop" and output.stop_reason is None:
-        tokens -= 1  # stopped by the EOS token, which token_ids holds
+    ended_by_eos = output.stop_reason is None or isinstance(output.stop_reason, int)
+    if tokens and output.finish_reason == "stop" and ended_by_eos:
+        tokens -= 1
     return Completion(output.text, tokens)
 
 
@@ -103,6 +122,7 @@ class VLLMGenerator:
         self._asleep = False
         self._adapter: Any = None  # the LoRARequest generation uses now; None: the base model
         self._ids: dict[str, int] = {}  # adapter directory -> its LoRA id (1, 2, ...)
+        self._eos: list[int] | None = None  # the model's EOS ids, read on the first generate
 
     def use_adapter(self, adapter: Path | None) -> None:
         """Generate with `adapter` (a peft LoRA directory) on top of the model from now on.
@@ -126,6 +146,14 @@ class VLLMGenerator:
     def adapter(self) -> Any:
         return self._adapter
 
+    @property
+    def eos(self) -> list[int]:
+        """The model's EOS ids, as the HF backend stops at them (config files only, no weights)."""
+        if self._eos is None:
+            tokenizer = models.load_tokenizer(self.model, self.model_cfg)
+            self._eos = eos_token_ids(self.model, tokenizer, trust_remote_code=self.model_cfg.trust_remote_code)
+        return self._eos
+
     def generate(self, prompts: Sequence[str], n: int = 1, temperature: float = 0.0,
                  max_new_tokens: int | Sequence[int] = 256, stop: Sequence[str] = (),
                  seed: int = 0, desc: str = "generate") -> list[list[Completion]]:
@@ -134,7 +162,7 @@ class VLLMGenerator:
 
         budgets = [max_new_tokens] * len(prompts) if isinstance(max_new_tokens, int) else list(max_new_tokens)
         params = [SamplingParams(**p) for p in sampling_params(budgets, self.cfg, n=n, temperature=temperature,
-                                                               stop=stop, seed=seed)]
+                                                               stop=stop, seed=seed, stop_token_ids=self.eos)]
         llm = self._engine()
         t0 = time.perf_counter()
         outputs = llm.generate(list(prompts), params, lora_request=self._adapter, use_tqdm=self.cfg.progress)

@@ -1,7 +1,9 @@
 """generator=vllm without a GPU: the vLLM backend against a stand-in `vllm` module.
 
 What can be checked without vLLM: the engine arguments and sampling parameters come from
-the same GeneratorConfig as the HF backend; the loop's Policy keeps one engine for the
+the same GeneratorConfig as the HF backend and sample its distribution (top_k off, no
+penalties, the model's own generation_config ignored, every EOS id of the model a stop
+token); the loop's Policy keeps one engine for the
 run and gives every iteration's adapter a new LoRA request (new name, new id, never a
 merge); an iteration that accepted nothing reuses the previous adapter's request; the
 engine sleeps before training and wakes for the next generation. The real engine runs
@@ -73,6 +75,7 @@ def test_engine_args_from_the_config():
     assert args["dtype"] == "bfloat16" and args["seed"] == 7 and args["enable_sleep_mode"] is True
     assert (args["enable_lora"], args["max_loras"], args["max_lora_rank"]) == (True, 1, 16)
     assert "data_parallel_size" not in args and "quantization" not in args
+    assert args["generation_config"] == "vllm"  # no defaults from the model's generation_config.json
     full = engine_args("/m", GeneratorConfig(release="shutdown", data_parallel_size=2), ModelConfig(dtype="float16"),
                        lora_rank=None, seed=0)
     assert "enable_lora" not in full and full["enable_sleep_mode"] is False
@@ -88,6 +91,11 @@ def test_sampling_params_share_the_hf_keys():
     sampled = sampling_params([50, 50], g, n=4, temperature=0.7, stop=[], seed=5)
     assert [(p["n"], p["seed"], p["top_p"], p["stop"]) for p in sampled] == [(4, 5, 0.9, None), (4, 6, 0.9, None)]
     assert sampling_params([9], g, n=3, temperature=0.0, stop=[], seed=0)[0]["n"] == 1  # greedy: once
+    for p in greedy + sampled:  # the HF backend's distribution (star.generation.decoding_config)
+        assert (p["top_k"], p["min_p"], p["repetition_penalty"]) == (-1, 0.0, 1.0)
+        assert (p["presence_penalty"], p["frequency_penalty"], p["stop_token_ids"]) == (0.0, 0.0, None)
+    eos = sampling_params([9, 9], g, n=2, temperature=0.5, stop=[], seed=0, stop_token_ids=[1, 7])
+    assert [p["stop_token_ids"] for p in eos] == [[1, 7], [1, 7]]
 
 
 def test_completion_counts_generated_tokens_without_eos():
@@ -95,6 +103,7 @@ def test_completion_counts_generated_tokens_without_eos():
         return SimpleNamespace(text="x", token_ids=[5, 6, 7], finish_reason=finish, stop_reason=stop_reason)
 
     assert completion(out("stop", None)).tokens == 2  # EOS
+    assert completion(out("stop", 7)).tokens == 2  # another EOS id of the model, one of stop_token_ids
     assert completion(out("stop", "\n\n")).tokens == 3  # a stop string
     assert completion(out("length", None)).tokens == 3
 
@@ -132,6 +141,30 @@ def test_policy_gives_each_iteration_a_new_lora_request(policy, fake_vllm):
     assert "iter_001" in one.lora_name and "iter_002" in two.lora_name
     assert (three.lora_int_id, three.lora_path) == (two.lora_int_id, two.lora_path)  # kept the previous model
     assert fake_vllm.instances[0].kwargs["max_lora_rank"] == 8
+    params = fake_vllm.instances[0].calls[-1][1]
+    assert [sp.stop_token_ids for sp in params] == [[EOS]]  # the tiny model's one EOS id
+
+
+def test_every_eos_id_of_the_model_stops_a_request(fake_vllm, tmp_path):
+    """A chat model lists its end-of-turn token beside EOS in generation_config.json; with
+    generation_config="vllm" the engine no longer reads it, so the requests carry it."""
+    from transformers import GenerationConfig
+
+    from star.models import build_tiny
+    from star.vllm_generator import VLLMGenerator
+
+    base = build_tiny(tmp_path / "base", TinyConfig(hidden_size=16, intermediate_size=32, layers=1, heads=2), seed=0)
+    GenerationConfig(eos_token_id=[EOS, 7], top_k=20, repetition_penalty=1.05, do_sample=True).save_pretrained(base)
+    gen = VLLMGenerator(base, GeneratorConfig(backend="vllm", progress=False), ModelConfig(name_or_path=str(base)),
+                        lora_rank=None)
+    out = gen.generate(["a", "b"], n=2, temperature=0.7, max_new_tokens=[5, 9], stop=["\n\n"], seed=3)
+    llm = fake_vllm.instances[0]
+    assert llm.kwargs["generation_config"] == "vllm"
+    params = llm.calls[-1][1]
+    assert [sp.stop_token_ids for sp in params] == [[EOS, 7], [EOS, 7]]
+    assert [(sp.top_k, sp.repetition_penalty, sp.max_tokens, sp.seed) for sp in params] == [(-1, 1.0, 5, 3),
+                                                                                             (-1, 1.0, 9, 4)]
+    assert [len(o) for o in out] == [2, 2] and out[0][0].tokens == 2
 
 
 def test_policy_release_sleeps_the_engine_until_the_next_generation(policy, fake_vllm):
