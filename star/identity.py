@@ -33,6 +33,15 @@ def cache_key(obj: object) -> str:
 
 
 def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read once per process for as long as the file keeps its
+    size and mtime (a GGUF checkpoint of hundreds of MB is not re-read on every lookup)."""
+    path = Path(path).resolve()
+    st = path.stat()
+    return _file_digest(path, st.st_size, st.st_mtime_ns)
+
+
+@cache
+def _file_digest(path: Path, size: int, mtime_ns: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
-from star import __version__, gguf
+from star import gguf, identity
 from star.config import ModelConfig, TinyConfig
 from star.identity import cache_dir, cache_key
 from star.rundir import atomic_dir
@@ -35,7 +35,9 @@ from star.rundir import atomic_dir
 log = logging.getLogger(__name__)
 
 TINY = "tiny"
-TINY_BUILD = 1  # bump when build_tiny changes the weights it writes for the same config and seed
+# The code's part of the tiny model's key is the source of this module (identity.source_hash):
+# a change here rebuilds it. TINY_BUILD forces a rebuild by hand where nothing here changed.
+TINY_BUILD = 1
 PAD, EOS, BOS = "<pad>", "<eos>", "<bos>"
 
 
@@ -238,12 +240,18 @@ def quiet_libraries() -> None:
 
 
 def _tiny_dir(cfg: ModelConfig, seed: int) -> Path:
-    """Where the tiny model for this config and seed is cached. The tokenizer's own
-    definition is in the key: a change to it (a special token, the post-processor) must
-    not reuse a model built for the old one."""
+    """Where the tiny model for this config and seed is cached. The key holds what shapes
+    the weights: the tiny config, the seed, the source of this module (build_tiny; not the
+    package version, which says nothing of the code), torch's and transformers' versions
+    (initialization), and the tokenizer's own definition: a change to it (a special token,
+    the post-processor) must not reuse a model built for the old one."""
+    import transformers
+
     tokenizer = build_tiny_tokenizer().backend_tokenizer.to_str()
-    key = cache_key({"tiny": asdict(cfg.tiny), "seed": seed, "version": __version__, "build": TINY_BUILD,
-                "tokenizer": hashlib.sha256(tokenizer.encode()).hexdigest()})
+    key = cache_key({"tiny": asdict(cfg.tiny), "seed": seed, "build": TINY_BUILD,
+                     "code": identity.source_hash(__name__),
+                     "libraries": {"torch": torch.__version__, "transformers": transformers.__version__},
+                     "tokenizer": hashlib.sha256(tokenizer.encode()).hexdigest()})
     return cache_dir() / "models" / f"tiny-{key}"
 
 
