@@ -2,6 +2,7 @@
 
     star tasks [--config-dir DIR]
     star task-check task=NAME [task.key=value ...] [--config-dir DIR] [--workers N] [--timeout S]
+    star task-check --cold-start task=NAME [model=... model.key=value seed=N ...]
 
 The registry is the `task` config group: every `conf/task/*.yaml` shipped with star, plus
 those under `DIR/task/` for each `--config-dir DIR` (Hydra's own flag, as in `star run`).
@@ -15,15 +16,23 @@ accepted, that the answer extracted from each row's worked solution (`meta["solu
 where the data carry one) is accepted against the gold, and that every seed rationale's
 answer is accepted against its problem's gold. It also checks that each hinted prompt
 differs from the plain one. Exit status 0 when all pass, 1 when anything fails (the
-failing rows are listed), 2 on a config error.
+failing rows are listed), 2 on a config error (also one raised while the task is built: a
+value of the wrong type, an unknown `+task.` key, a `_target_` that cannot be imported).
+
+`--cold-start` then runs the cold start alone for the composed config (model, task, seed),
+through the same `cold_start.starting_model` as `star run`, so it fills the cache a later
+`star run` with that config reuses (or reuses what is there), and prints the probe curve
+per group (step, overall, each group), whether the target was reached, and the levers if
+not: whether a task will learn, in minutes. A target not reached exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +72,18 @@ def task_names(config_dirs: Sequence[str] = ()) -> list[str]:
                                                overrides=_searchpath(config_dirs)))
 
 
+@contextlib.contextmanager
+def _quiet_hydra() -> Iterator[None]:
+    """Hydra logs "Error getting class ..." at ERROR before raising; the raised error is what
+    we report, in a line of our own, so that log record is dropped."""
+    hydra_log = logging.getLogger("hydra.utils")
+    disabled, hydra_log.disabled = hydra_log.disabled, True
+    try:
+        yield
+    finally:
+        hydra_log.disabled = disabled
+
+
 def _config_dir_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config-dir", "-cd", action="append", default=[], metavar="DIR",
                    help="an extra config directory holding task/<name>.yaml (repeatable)")
@@ -92,7 +113,8 @@ def _describe(task_cfg: Any) -> str:
     if not target:
         return "(no _target_ in the config)"
     try:
-        cls = get_class(target)
+        with _quiet_hydra():
+            cls = get_class(target)
     except Exception as e:  # an out-of-tree module not on PYTHONPATH, a typo in _target_
         return f"(cannot import {target}: {_cause(e)})"
     description = getattr(cls, "description", None)
@@ -128,6 +150,9 @@ def check_main(argv: list[str]) -> int:
     _config_dir_arg(p)
     p.add_argument("--workers", type=int, default=2, help="checker worker processes (default 2)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per check (default 5)")
+    p.add_argument("--cold-start", action="store_true",
+                   help="then run the cold start for the composed config (model, task, seed), as `star run` "
+                        "would and into the same cache, and print its probe curve per group")
     args = p.parse_intermixed_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(name)s] %(message)s", stream=sys.stderr)
     try:
@@ -135,27 +160,74 @@ def check_main(argv: list[str]) -> int:
     except Exception as e:
         print(f"star task-check: config error: {_cause(e)}", file=sys.stderr)
         return 2
-    from star.config import ConfigError, make_task
+    from star.config import ConfigError, make_task, to_config
 
     try:
-        task = make_task(cfg.task)
+        typed = to_config(cfg) if args.cold_start else None
+        if typed is not None and not typed.model.cold_start.enabled:
+            raise ConfigError("config error: --cold-start with model.cold_start.enabled=false: there is no "
+                              "cold start to run (set model.cold_start.enabled=true)")
+        with _quiet_hydra():
+            task = make_task(cfg.task)
     except ConfigError as e:
         print(f"star task-check: {e}", file=sys.stderr)
-        return 1
+        return 2
     from star.checkers import CheckPool
 
     with CheckPool(args.workers, args.timeout) as pool:
         report = check_task(task, pool, eval_split=cfg.eval.split)
-    print("\n".join(report.lines))
-    if report.failures:
-        print(f"\nFAILED: {len(report.failures)} failing row(s)")
-        for f in report.failures[:MAX_LISTED]:
-            print(f"  [{f.check}] {f.problem}: {f.detail}")
-        if len(report.failures) > MAX_LISTED:
-            print(f"  ... and {len(report.failures) - MAX_LISTED} more")
-        return 1
-    print("\nOK")
-    return 0
+        print("\n".join(report.lines))
+        if report.failures:
+            print(f"\nFAILED: {len(report.failures)} failing row(s)")
+            for f in report.failures[:MAX_LISTED]:
+                print(f"  [{f.check}] {f.problem}: {f.detail}")
+            if len(report.failures) > MAX_LISTED:
+                print(f"  ... and {len(report.failures) - MAX_LISTED} more")
+            return 1
+        print("\nOK")
+        if typed is None:
+            return 0
+        return run_cold_start(typed, task, pool)
+
+
+def run_cold_start(cfg: Any, task: Any, pool: Any) -> int:
+    """`--cold-start`: the cold start `star run` would make (or its cached result), and its
+    probe curve; 0 when the target was reached (or there is none), 1 when not."""
+    from star import cold_start
+    from star.models import quiet_libraries
+
+    quiet_libraries()
+    cs = cfg.model.cold_start
+    print(f"\n--- cold start (model {cfg.model.name_or_path}, seed {cfg.seed}) ---")
+    out = cold_start.starting_model(cfg.model, task, cfg.seed, pool)
+    metrics = cold_start.summary(out)
+    print(f"model: {out}")
+    if cs.target is None:
+        print(f"no target (model.cold_start.target=null): trained {metrics.get('cold_start/steps', 0)} steps, "
+              "no probe")
+        return 0
+    curve = cold_start.history(out)
+    print("\n".join(probe_table(curve)))
+    reached = metrics.get("cold_start/reached", False)
+    print(f"\ntarget {cs.target:g} ({cs.measure}) {'reached' if reached else 'NOT reached'} after "
+          f"{metrics.get('cold_start/steps', 0)} steps (cap: model.cold_start.train.steps={cs.train.steps})")
+    if reached:
+        return 0
+    print(f"Levers: {cold_start.LEVERS}.")
+    return 1
+
+
+def probe_table(curve: Sequence[dict[str, float]]) -> list[str]:
+    """The probe curve as aligned rows: step, overall, then each group."""
+    if not curve:
+        return ["(no probe measured)"]
+    columns = ["step", "overall", *(k for k in curve[0] if k not in ("step", "overall"))]
+    widths = [max(len(c), 7) for c in columns]
+    rows = ["  ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))]
+    for point in curve:
+        cells = [str(int(point["step"]))] + [f"{point[c]:.3f}" if c in point else "-" for c in columns[1:]]
+        rows.append("  ".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
+    return rows
 
 
 def check_task(task: Any, pool: Any, eval_split: str = "eval") -> Report:
