@@ -69,6 +69,10 @@ def test_metrics_rows(finished: Path):
     for r in rows[1:]:
         assert r["train/accepted"] == r["train/solved"] + r["train/rationalized"]
         assert r["train/accepted"] > 0, "the smoke preset must accept samples, or nothing is trained"
+    # the paper's growing schedule through the loop: trainer.steps=4 x 1.2 ** (t - 1), rounded
+    logs = [json.loads((finished / f"iter_{t:03d}" / "adapter" / "train_log.json").read_text()) for t in (1, 2)]
+    assert [r["train/steps"] for r in rows[1:]] == [log["steps"] for log in logs] == [4, 5]
+    assert all(log["examples"] == r["train/accepted"] for log, r in zip(logs, rows[1:], strict=True))
     raw = [json.loads(line) for line in (finished / "metrics.jsonl").read_text().splitlines()]
     assert all(r["time/eval_s"] >= 0 for r in raw) and "time/train_s" in raw[1]
     # every accepted example is a correct sample, and hinted ones train on the plain prompt
