@@ -1,6 +1,7 @@
 """trainer.init=previous: finetune continues from the previous iteration's LoRA adapter,
 loaded trainable (peft loads adapters frozen unless asked), with its trained weights, and
-trains it further; finetune runs the optimizer steps it is given."""
+trains it further; finetune runs the optimizer steps it is given, and refuses, naming the
+cause, a set with nothing it can train on."""
 
 from __future__ import annotations
 
@@ -73,3 +74,10 @@ def test_full_fine_tuning_cannot_continue_from_an_adapter(base, first):
     model = from_pretrained(base, MODEL, torch.device("cpu"), place=False)
     with pytest.raises(ValueError, match="trainer.method=full"):
         _trainable(model, TrainConfig(method="full"), first)
+
+
+def test_nothing_to_train_on_is_an_error_naming_the_cause(base, tmp_path):
+    with pytest.raises(ValueError, match="accepted set is empty"):
+        finetune(base, [], CFG, tmp_path / "out", seed=0, model_cfg=MODEL)
+    with pytest.raises(ValueError, match="every example is longer than trainer.seq_len=8"):
+        finetune(base, EXAMPLES, dataclasses.replace(CFG, seq_len=8), tmp_path / "out", seed=0, model_cfg=MODEL)
