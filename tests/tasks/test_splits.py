@@ -266,3 +266,31 @@ def test_accuracy_over_the_held_out_problems():
     everything = [Problem(p.id, p.question, p.answer, {"digits": p.meta["digits"]}) for p in problems]
     row = accuracy(everything, [_sample(p, p.id in right) for p in everything], Digits())
     assert not any("held_out" in k for k in row)  # all held out: eval/accuracy says it
+
+
+# -- eval.split=validation through the commands ---------------------------------------------------
+def _star(tmp_path, *args: str, env: dict[str, str] | None = None):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "star.cli", *args], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=600, env={**os.environ, **(env or {})})
+
+
+def test_task_check_on_the_validation_split(tmp_path):
+    proc = _star(tmp_path, "task-check", "task=arithmetic", "eval.split=validation")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "validation: 400 problems" in proc.stdout
+
+
+@pytest.mark.slow  # a smoke run: a cold start and one iteration, about 15 s
+def test_star_run_evaluates_on_the_validation_split(tmp_path):
+    proc = _star(tmp_path, "run", "experiment=smoke", "eval.split=validation", "task.validation_size=12",
+                 "loop.iterations=1", f"out_dir={tmp_path}", "run_name=v", env={"STAR_CACHE_DIR": str(tmp_path / "c")})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in (tmp_path / "arithmetic" / "v" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == [0, 1] and all(r["eval/n"] == 12 for r in rows)
+    ids = {json.loads(line)["problem_id"] for line in (tmp_path / "arithmetic" / "v" / "iter_001" / "eval.jsonl")
+           .read_text().splitlines()}
+    assert ids == {f"validation-{i:05d}" for i in range(12)}
