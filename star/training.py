@@ -169,6 +169,8 @@ def finetune(base: str | Path, examples: Sequence[Example], cfg: TrainConfig, ou
     torch.manual_seed(seed)
     # The Trainer moves a plain model to this rank's device; a quantized one loads onto it.
     model = from_pretrained(base, model_cfg, device, place=False)
+    # No cache also keeps packing sound: with one, transformers skips the packed-sequence
+    # detection from the position ids and packed examples attend to each other.
     model.config.use_cache = False
     if model_cfg.quantization != "none":
         from peft import prepare_model_for_kbit_training
