@@ -8,6 +8,18 @@
 Every file is written atomically (temp file, fsync, rename), so a stage's output either
 exists whole or not at all; a stage that finished is never redone. DONE is written last.
 A lock file keeps two processes out of one run directory.
+
+A chained run (algorithm=pipeline, star/pipeline.py) holds one folder per stage, each a
+run directory of its own (config.yaml, manifest.json, metrics.jsonl, iter_NNN/), beside
+the run's one metrics.jsonl, whose rows name their stage:
+
+    runs/<task>/<run_name>/
+      config.yaml  manifest.json  metrics.jsonl     every stage's rows, with stage, stage_index
+      stage_1_grpo/  iter_000/ iter_001/ ... DONE    a finished stage is never redone
+      stage_2_star/  starting_model/ iter_000/ ...   the previous stage's final model, merged
+
+`final_model` reads what a finished run (or stage) ends with: its starting model and the
+weights of its last finished iteration.
 """
 
 from __future__ import annotations
@@ -16,8 +28,10 @@ import fcntl
 import json
 import os
 import shutil
+import re
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -160,6 +174,18 @@ class RunDir:
     def iteration(self, t: int) -> Iteration:
         return Iteration(self.path / f"iter_{t:03d}", t)
 
+    def stage(self, index: int, name: str) -> RunDir:
+        """Stage `index` (from 1) of a chained run: `stage_<index>_<name>/`, a run directory of its own."""
+        return RunDir(self.path / f"stage_{index}_{name}")
+
+    @property
+    def done(self) -> bool:
+        """A stage of a chained run that finished every iteration (its DONE marker)."""
+        return (self.path / "DONE").exists()
+
+    def mark_done(self) -> None:
+        atomic_write_text(self.path / "DONE", "")
+
 
 class Iteration:
     """One iteration's folder. A stage runs once: its output is written atomically when it
@@ -221,6 +247,49 @@ def pinned_model(path: Path, name: str) -> dict[str, str] | None:
     return json.loads(f.read_text()).get("models", {}).get(name) if f.exists() else None
 
 
+STAGE = re.compile(r"stage_(\d+)_[A-Za-z0-9_.-]+")
+
+
+def stage_dirs(path: Path) -> list[Path]:
+    """The stage folders of a chained run, in stage order (none for a run of one algorithm)."""
+    found = [p for p in Path(path).iterdir() if p.is_dir() and STAGE.fullmatch(p.name)] if Path(path).is_dir() else []
+    return sorted(found, key=lambda p: int(STAGE.fullmatch(p.name)[1]))  # type: ignore[index]
+
+
+def last_iteration(path: Path) -> int | None:
+    """The last iteration of a run directory whose DONE exists, if any."""
+    done = [int(p.name[5:]) for p in Path(path).glob("iter_[0-9][0-9][0-9]") if (p / "DONE").exists()]
+    return max(done, default=None)
+
+
+@dataclass(frozen=True)
+class FinalModel:
+    """What a run ends with: its starting model plus the weights of its last finished iteration
+    (None: the starting model itself, when no iteration trained anything)."""
+
+    base: Path
+    weights: Path | None
+    iteration: int
+    base_hash: str
+
+
+def final_model(path: Path, weights: str) -> FinalModel:
+    """The final model of the run directory `path` (a stage folder of a chained run too):
+    the starting model it pinned, and `weights` (adapter, model) of its last finished
+    iteration; an iteration that accepted nothing (EMPTY) keeps the weights before it."""
+    path = Path(path)
+    start, last = pinned_model(path, "starting_model"), last_iteration(path)
+    if start is None or last is None:
+        raise FileNotFoundError(f"{path}: no finished iteration (and starting model) to take a final model from")
+    t = last
+    while t > 0 and (path / f"iter_{t:03d}" / weights / "EMPTY").exists():
+        t -= 1
+    found = path / f"iter_{t:03d}" / weights if t > 0 else None
+    if found is not None and not found.is_dir():
+        raise FileNotFoundError(f"{path}: iteration {t} finished without its weights ({found})")
+    return FinalModel(Path(start["path"]), found, last, start["hash"])
+
+
 # Keys that do not change results: a resume may differ in these (e.g. more iterations).
 NEUTRAL_KEYS = ("run_name", "out_dir", "experiment", "loop.iterations", "tracker", "check.workers",
                 "generator.progress", "trainer.progress", "model.cold_start.train.progress",
@@ -232,7 +301,8 @@ NEUTRAL_KEYS = ("run_name", "out_dir", "experiment", "loop.iterations", "tracker
 # At that value a key is left out of the results config (so of the config hash and the run
 # name): a run made before the key existed still resumes, and still merges with new runs
 # in `star report`. A new results-changing key with such a value belongs here.
-LATER_KEYS: dict[str, Any] = {"loop.voters": 1, "loop.process_filter": "none"}
+LATER_KEYS: dict[str, Any] = {"loop.voters": 1, "loop.process_filter": "none", "loop.teacher": None,
+                              "algorithm.stages": []}
 
 
 def results_config(config: dict[str, Any]) -> dict[str, Any]:
