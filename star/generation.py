@@ -127,7 +127,7 @@ def decoding_config(model: Any, tokenizer: Any, temperature: float, top_p: float
     that calls `generate` itself (TRL's GRPOTrainer) samples the same distribution with the
     same values, and with this config as the model's generation_config."""
     eos = eos_token_ids(model, tokenizer)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(eos), None)
     common: dict[str, Any] = dict(
         eos_token_id=eos, pad_token_id=pad, bos_token_id=tokenizer.bos_token_id, max_new_tokens=max_new_tokens,
         num_beams=1, num_return_sequences=1, repetition_penalty=1.0, encoder_repetition_penalty=1.0,
