@@ -50,7 +50,7 @@ def run(cfg: Config, task: Task, rundir: RunDir, pool: CheckPool, trackers: list
     voters = Committee.build(cfg, task, pool, labels, rundir, base)
     steps, evaluate = process.FILTERS[cfg.loop.process_filter](task), Evaluation(cfg, task, pool, eval_set)
     for t, it in pending(rundir, cfg.loop.iterations):
-        row: dict[str, Any] = {"iteration": t}
+        row: dict[str, Any] = {"iteration": t} | (cold_start.summary(base) if t == 0 else {})  # a foothold?
         if t > 0:
             problems = curriculum.pool(task, visible, rundir.metrics(), cfg.loop.curriculum, t)
             samples = it.records("samples", Sample, voters.attempt, t, problems)

@@ -31,6 +31,7 @@ before the question so that the question keeps its distance to the scratchpad:
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -62,6 +63,17 @@ def scratchpad(a: int, b: int, width: int, style: str = "classic") -> str:
         lines.append(f"{LOWER[i]}{x}+{UPPER[i]}{y}+{carry}={total} {done:>{width}}")
         carry, i = s // 10, i + 1
     return "\n".join(lines) + f"\nA:{a + b:>{width}}"
+
+
+def _column(line: str, i: int, x: int, y: int, carry: int, total: int, done: str, style: str) -> bool:
+    """Is `line` column i's scratchpad line, right in every part (see Arithmetic.check_steps)?"""
+    m = re.fullmatch(r"([a-j])(\d)\+([A-J])(\d)\+(\d)=(\d)([p-y]?)(\d)\s+(\d+)", line.strip())
+    if m is None:
+        return False
+    low, gx, up, gy, gc, tens, tag, units, so_far = m.groups()
+    return (low == LOWER[i] and up == UPPER[i] and (int(gx), int(gy), int(gc)) == (x, y, carry)
+            and (int(tens), int(units)) == divmod(total, 10) and so_far == done
+            and tag == (HINT[i] if style == "lookup" else ""))
 
 
 def hint_tags(number: str) -> str:
@@ -186,6 +198,28 @@ class Arithmetic:
 
     def groups(self, problem: Problem) -> dict[str, str]:
         return {"digits": str(problem.meta["digits"])}
+
+    def check_steps(self, problem: Problem, completion: str) -> list[bool]:
+        """One verdict per scratchpad line, then one for the answer line (star.process): a
+        column line is right when it names its column's places, reads the operands' digits
+        of that column (0 beyond a number's length), carries in the previous column's carry,
+        adds them correctly and keeps the result so far; the answer line must state that
+        result. Missing and extra lines are false steps, so a rationale that reaches the
+        (hinted) answer through a misread scratchpad is caught."""
+        a, b = problem.question.split("+")
+        xs, ys = a[::-1], b[::-1]
+        lines = completion.strip().splitlines()
+        body, answer = (lines[:-1], lines[-1]) if lines and lines[-1].startswith("A:") else (lines, None)
+        verdicts, carry, done, i = [], 0, "", 0
+        while i < max(len(xs), len(ys)) or carry:
+            x, y = int(xs[i]) if i < len(xs) else 0, int(ys[i]) if i < len(ys) else 0
+            total = x + y + carry
+            done = str(total % 10) + done
+            verdicts.append(i < len(body) and _column(body[i], i, x, y, carry, total, done, self.style))
+            carry, i = total // 10, i + 1
+        verdicts += [False] * (len(body) - i)  # lines past the last column
+        verdicts.append(answer is not None and answer[2:].strip() == done)
+        return verdicts
 
     def max_new_tokens(self, problem: Problem) -> int:
         # d + 1 lines of (11 + width + 1) characters, one token each, plus the answer line

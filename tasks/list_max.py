@@ -131,6 +131,24 @@ class ListMax:
     def groups(self, problem: Problem) -> dict[str, str]:
         return {"items": str(problem.meta["items"])}
 
+    def check_steps(self, problem: Problem, completion: str) -> list[bool]:
+        """One verdict per scratchpad line and one for the answer (star.process): the first
+        line is the first number; line i compares the question's i-th number with the
+        maximum so far, with the right sign, and keeps the larger (`64<82 so 82`); the answer
+        is the last maximum. Missing and extra lines are false steps."""
+        numbers = [int(x) for x in problem.question.split()]
+        lines = [" ".join(line.split()) for line in completion.strip().splitlines()]
+        body = lines[:-1] if lines and lines[-1].startswith("The answer is") else lines
+        verdicts, best = [bool(body) and body[0] == str(numbers[0])], numbers[0]
+        for i, n in enumerate(numbers[1:], 1):
+            sign = ">" if n > best else "<" if n < best else "="
+            expected, best = f"{n}{sign}{best} so {max(n, best)}", max(n, best)
+            verdicts.append(i < len(body) and body[i] == expected)
+        verdicts += [False] * (len(body) - len(numbers))
+        answer = self.extract_answer(completion)
+        verdicts.append(answer is not None and answer == str(best))
+        return verdicts
+
     def max_new_tokens(self, problem: Problem) -> int:
         # one 10-byte line per item plus the answer sentence, and a little slack
         return 10 * int(problem.meta["items"]) + 32

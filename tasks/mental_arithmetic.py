@@ -20,6 +20,7 @@ question alone (`train_prompt`), as in the STaR paper.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -161,6 +162,18 @@ class MentalArithmetic:
 
     def groups(self, problem: Problem) -> dict[str, str]:
         return {"digits": str(problem.meta["digits"])}
+
+    def check_steps(self, problem: Problem, completion: str) -> list[bool] | None:
+        """The rationale is one equation: its operands must be the question's and its sum
+        right, and the stated answer that sum (star.process). None when the completion
+        writes no equation (nothing to judge: the answer checker alone decides)."""
+        equations = re.findall(r"(-?\d+)\s*\+\s*(-?\d+)\s*=\s*(-?\d+)", completion)
+        if not equations:
+            return None
+        a, b = (int(x) for x in problem.question.split(" + "))
+        x, y, z = (int(v) for v in equations[0])
+        answer = self.extract_answer(completion)
+        return [(x, y) == (a, b) and z == x + y, answer is not None and answer == str(z)]
 
     def max_new_tokens(self, problem: Problem) -> int:
         # The exemplars' format in as many tokens as it has characters (a token holds at

@@ -125,6 +125,21 @@ def test_seed_rationales_state_their_gold_and_are_not_in_their_prompt(name: str)
         assert completion.strip() not in as_text(task.prompt(p)), "an exemplar is shown in its own prompt"
 
 
+@pytest.mark.parametrize("name", TASK_CONFIGS)
+def test_a_task_that_checks_its_steps_finds_its_worked_rationales_faithful(name: str):
+    """check_steps (star.process) is optional; where a task has it, its own worked
+    rationales pass it, and a rationale of another problem does not."""
+    task = build_task(name)
+    if not callable(getattr(task, "check_steps", None)):
+        pytest.skip(f"{name} does not check its steps")
+    seeds = task.seed_rationales()[:20]
+    for p, completion in seeds:
+        steps = task.check_steps(p, completion)
+        assert steps and all(steps), (p, completion, steps)
+    (p, _), (_, other) = seeds[0], next(s for s in seeds if s[0].answer != seeds[0][0].answer)
+    assert task.check_steps(p, other) is None or not all(task.check_steps(p, other))
+
+
 @pytest.mark.parametrize("name", CHAT_TASKS)
 def test_chat_style(name: str):
     """The same task renders chat messages (system prompt, instruction, few-shot turns)."""
