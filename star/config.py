@@ -102,8 +102,17 @@ class ModelConfig:
 
 
 @dataclass
+class ReplicaResources:
+    """generator=ray: what Ray reserves for each model replica (star/ray_generator.py)."""
+
+    cpus: float = 0.5  # fractional allowed: two whole-CPU replicas fill a 2-CPU machine
+    gpus: float = 0.0  # 1: one GPU per replica (Ray sets CUDA_VISIBLE_DEVICES for it)
+    threads: int | None = None  # torch threads in a replica; null: max(1, round(cpus))
+
+
+@dataclass
 class GeneratorConfig:
-    backend: str = "hf"  # hf | vllm
+    backend: str = "hf"  # hf | vllm | ray
     batch_size: int = 256  # prompts per forward batch (HF backend)
     max_new_tokens: int = 256  # ceiling; a task may ask for less per problem
     temperature: float = 0.0  # 0 = greedy
@@ -118,6 +127,15 @@ class GeneratorConfig:
     max_lora_rank: int | None = None  # null: trainer.lora.r, rounded up to a rank vLLM supports
     enforce_eager: bool = False  # true: no CUDA graphs (faster start, slower decoding)
     release: str = "sleep"  # before training: sleep (weights to CPU RAM, KV cache freed) | shutdown
+    # Ray backend only (generator=ray, star/ray_generator.py): model replicas in a Ray Data pipeline
+    engine: str = "hf"  # what a replica runs: hf (transformers; CPU or one GPU) | vllm (ray.data.llm; GPUs)
+    num_replicas: int = 1  # model replicas (Ray actors), each holding one copy of iteration t's model
+    resources: ReplicaResources = field(default_factory=ReplicaResources)
+    shard_size: int = 32  # prompts per Ray Data batch: the unit of work, and of retry when a replica dies
+    ray_address: str | None = None  # host:port, ray://host:port or auto; null: $RAY_ADDRESS, else a local instance
+    ray_num_cpus: int | None = None  # CPUs of a local instance; null: this machine's
+    max_restarts: int = 3  # restarts of a dead replica (its batch retried); -1: no limit
+    ship_weights: bool = False  # true: weights reach replicas through Ray's object store, not shared storage
 
 
 @dataclass
@@ -206,9 +224,9 @@ class Config:
 
 CHOICES = {
     "trainer.method": ("lora", "full"), "trainer.init": ("base", "previous"),
-    "trainer.launcher": ("none", "accelerate"), "generator.backend": ("hf", "vllm"),
+    "trainer.launcher": ("none", "accelerate"), "generator.backend": ("hf", "vllm", "ray"),
     "model.dtype": ("auto", "float32", "bfloat16", "float16"), "model.quantization": ("none", "4bit", "8bit"),
-    "generator.release": ("sleep", "shutdown"), "loop.labels": ("gold", "majority"),
+    "generator.release": ("sleep", "shutdown"), "generator.engine": ("hf", "vllm"), "loop.labels": ("gold", "majority"),
     "loop.process_filter": ("none", "task"),
     "model.cold_start.train.method": ("lora", "full"), "model.cold_start.measure": ("min_group", "overall"), "tracker.wandb_mode": ("offline", "online"),
     "algorithm.name": ("star", "grpo"), "algorithm.vllm_mode": ("colocate", "server"),
@@ -437,6 +455,8 @@ def check_environment(cfg: Config) -> None:
     if cfg.generator.backend == "vllm" and find_spec("vllm") is None:
         raise ConfigError("config error: generator.backend=vllm needs vLLM, which is not installed: "
                          "pip install 'star[vllm]' (on a machine with a CUDA GPU), or use generator=hf")
+    if cfg.generator.backend == "ray":
+        check_ray(cfg.generator)
     if cfg.algorithm.name == "grpo" and cfg.algorithm.use_vllm and find_spec("vllm") is None:
         raise ConfigError("config error: algorithm.use_vllm=true needs vLLM, which is not installed: "
                          "pip install 'star[vllm]' (on a machine with a CUDA GPU), or algorithm.use_vllm=false")
@@ -467,6 +487,81 @@ def check_environment(cfg: Config) -> None:
         check_gguf(cfg.model)
     elif cfg.model.name_or_path != "tiny":
         check_model_source(cfg.model.name_or_path)
+
+
+def check_ray(g: GeneratorConfig) -> None:
+    """generator=ray: the extras, the replicas' keys, and whether the replicas fit: on this
+    machine for a local instance, else the cluster's address must answer (one TCP
+    connection; star.ray_generator.connect checks a cluster's resources when the backend starts)."""
+    import os
+    from importlib.util import find_spec
+
+    if find_spec("ray") is None:
+        raise ConfigError("config error: generator.backend=ray needs Ray Data, which is not installed: "
+                          "pip install 'star[ray]', or use generator=hf")
+    if g.engine == "vllm" and (find_spec("vllm") is None or find_spec("ray.llm") is None):
+        raise ConfigError("config error: generator.engine=vllm needs ray[llm] and vLLM (on CUDA GPUs): "
+                          "pip install 'ray[llm]' vllm, or generator.engine=hf")
+    r = g.resources
+    for key, value, low in (("num_replicas", g.num_replicas, 1), ("shard_size", g.shard_size, 1),
+                            ("resources.cpus", r.cpus, 0), ("resources.gpus", r.gpus, 0),
+                            ("max_restarts", g.max_restarts, -1)):
+        if value < low:
+            raise ConfigError(f"config error: generator.{key}={value} must be >= {low}")
+    for key, value in (("resources.threads", r.threads), ("ray_num_cpus", g.ray_num_cpus)):
+        if value is not None and value < 1:
+            raise ConfigError(f"config error: generator.{key}={value} must be >= 1 (or null)")
+    where, key = ray_address(g)
+    if where:
+        probe_ray_address(where, key)
+        return
+    have = {"CPU": float(g.ray_num_cpus or os.cpu_count() or 1)}
+    if r.gpus > 0 or g.engine == "vllm":
+        import torch
+
+        have["GPU"] = float(torch.cuda.device_count())
+    check_ray_resources(g, have)
+
+
+def ray_address(g: GeneratorConfig) -> tuple[str | None, str]:
+    """(a Ray cluster's address, the key that named it): generator.ray_address, else
+    $RAY_ADDRESS (`ray job submit` sets it for its driver), else None: a local instance."""
+    import os
+
+    if g.ray_address:
+        return g.ray_address, "generator.ray_address"
+    return (os.environ["RAY_ADDRESS"], "RAY_ADDRESS") if os.environ.get("RAY_ADDRESS") else (None, "")
+
+
+def probe_ray_address(where: str, key: str, timeout: float = 5.0) -> None:
+    """One TCP connection to host:port (or ray://host:port), never joining the cluster, so
+    that a wrong address fails before any model work; `auto` is left to the backend's start."""
+    import socket
+
+    if where in ("auto", "local"):
+        return
+    host, _, port = where.split("://", 1)[-1].split("/", 1)[0].rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"config error: {key}={where}: expected host:port (the head's GCS, port 6379 by "
+                          "default), ray://host:port or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ConfigError(f"config error: {key}={where}: no Ray cluster answers there ({e.strerror or e}); "
+                          "start one with `ray start --head`, or unset it for a local instance") from None
+
+
+def check_ray_resources(g: GeneratorConfig, have: Mapping[str, float]) -> None:
+    """ConfigError when `have` (CPU and GPU counts, as Ray's cluster_resources) cannot hold
+    generator.num_replicas replicas of generator.resources at once."""
+    for kind, each, key in (("CPU", g.resources.cpus, "cpus"), ("GPU", g.resources.gpus, "gpus")):
+        if g.engine == "vllm" and kind == "GPU":
+            each = max(each, g.tensor_parallel_size)  # one vLLM engine spans tensor_parallel_size GPUs
+        need, got = g.num_replicas * each, have.get(kind, 0.0)
+        if need > got + 1e-9:
+            raise ConfigError(f"config error: generator.num_replicas={g.num_replicas} x generator.resources.{key}="
+                              f"{each:g} needs {need:g} {kind}s and the Ray cluster has {got:g}: lower them, or "
+                              "add nodes")
 
 
 def check_model_source(name: str) -> None:

@@ -1,5 +1,5 @@
 """The policy of iteration t: the starting model plus that iteration's weights, served for
-generation by one of two backends, and what the next training stage starts from.
+generation by one of the backends, and what the next training stage starts from.
 
 Iteration t's weights live in the run directory as `iter_NNN/adapter` (LoRA) or
 `iter_NNN/model` (full fine-tuning); an iteration that accepted nothing has an `EMPTY`
@@ -9,7 +9,9 @@ and shared by the evaluation of t and the generation of t + 1.
 Backends (`generator.backend`, the BACKENDS table):
 - hf: transformers, the weights loaded and a LoRA adapter merged in memory;
 - vllm: one offline engine on the starting model for the whole run, each iteration's
-  adapter a new LoRA request (a fully fine-tuned model needs an engine of its own).
+  adapter a new LoRA request (a fully fine-tuned model needs an engine of its own);
+- ray: replicas of the hf backend's model (or vLLM engines, generator.engine=vllm) in a
+  Ray Data pipeline on a local instance or a cluster, reading the weights by path.
 
 Before a training stage, `release` frees the accelerator (`free_accelerator`).
 """
@@ -76,7 +78,35 @@ class VLLMBackend:
             self.engine.release()
 
 
-BACKENDS: dict[str, type[HFBackend] | type[VLLMBackend]] = {"hf": HFBackend, "vllm": VLLMBackend}
+class RayBackend:
+    """Ray Data: replicas of iteration t's model on a Ray cluster, one pipeline per call
+    (star/ray_generator.py). The cluster is joined (or a local instance started) here, so
+    a cluster that cannot be reached or is too small stops the run before a replica loads."""
+
+    def __init__(self, base: Path, cfg: Config, tokenizer: Any, lora: bool):
+        from star.ray_generator import connect  # Ray is an optional extra
+
+        self.base, self.cfg, self.lora = base, cfg, lora
+        connect(cfg.generator)
+
+    def load(self, weights: Path | None) -> Generator:
+        from star.ray_generator import RayGenerator, VLLMStage, replica_spec
+
+        spec = replica_spec(self.base, weights, self.lora, self.cfg.generator, self.cfg.model)
+        vllm = None
+        if self.cfg.generator.engine == "vllm":  # ray.data.llm: generator=vllm's engine and sampling
+            from star.vllm_generator import engine_args, sampling_params
+
+            vllm = VLLMStage(engine_args(spec.model, self.cfg.generator, self.cfg.model, seed=self.cfg.seed,
+                                         lora_rank=self.cfg.trainer.lora.r if self.lora else None), sampling_params)
+        return RayGenerator(spec, vllm)
+
+    def release(self) -> None:
+        pass  # a call's replicas end with its pipeline
+
+
+BACKENDS: dict[str, type[HFBackend] | type[VLLMBackend] | type[RayBackend]] = {
+    "hf": HFBackend, "vllm": VLLMBackend, "ray": RayBackend}
 
 
 class Policy:

@@ -19,7 +19,7 @@ FLOORS: dict[int, tuple[str, ...]] = {
     1: ("gguf",),
     2: ("config",),
     3: ("models", "generation", "evaluation", "filtering", "rationalization"),
-    4: ("training", "vllm_generator", "report", "attempts", "labels", "curriculum", "rewards", "process"),
+    4: ("training", "vllm_generator", "ray_generator", "report", "attempts", "labels", "curriculum", "rewards", "process"),
     5: ("train_process", "cold_start", "policy", "tracking", "iteration"),
     6: ("committee",),
     7: ("loop",),
