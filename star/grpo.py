@@ -39,19 +39,23 @@ share of completions judged correct, unverifiable verdicts, generated tokens), a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from statistics import fmean
 from typing import Any
 
+from transformers import LogitsProcessor, LogitsProcessorList
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from star.checkers import CheckPool
 from star.cold_start import starting_model
 from star.config import AlgorithmConfig, Config, ConfigError
+from star.generation import decoding_config, eos_token_ids
 from star.identity import tree_hash
 from star.iteration import Evaluation, finish, pending, seed_for
 from star.models import device_for, dtype_for, from_pretrained
@@ -126,10 +130,18 @@ class Rounds:
         import torch
         from trl import GRPOTrainer
 
-        a, steps = self.cfg.algorithm, self.cfg.algorithm.steps_per_round
-        reward = TaskReward(self.task, self.problems, self.pool, a.reward.correct, a.reward.format)
+        a, steps, tok = self.cfg.algorithm, self.cfg.algorithm.steps_per_round, self.policy.tokenizer
         device = device_for(self.cfg.model)
         model = from_pretrained(self.policy.base, self.cfg.model, device, place=False)
+        # Sample what the loop samples: star's decoding config (no model defaults such as top_k or a
+        # repetition penalty; every EOS id), and end each completion where the loop's generator ends
+        # it (its problem's budget, the task's stop strings), so that both count the same tokens.
+        model.generation_config = decoding_config(model, tok, a.temperature, self.cfg.generator.top_p,
+                                                  max_new_tokens=self.max_completion_length())
+        ends = Ends(tok, self.budgets(), eos_token_ids(model, tok), self.task.stop)
+        model.generate = ends.around(model.generate)
+        reward = TaskReward(self.task, self.problems, self.pool, a.reward.correct, a.reward.format,
+                            eos=eos_token_ids(model, tok))
         trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=self.args(out, t, device),
                               train_dataset=self.dataset(), processing_class=self.policy.tokenizer,
                               peft_config=lora_config(self.cfg), callbacks=[StepBar(self.cfg.trainer.progress, f"grpo round {t}", "reward", steps)])
@@ -168,13 +180,18 @@ class Rounds:
         return Dataset.from_list([{"prompt": render(self.task.prompt(p), tok), "problem_id": p.id}
                                   for p in self.problems])
 
+    def budgets(self) -> dict[str, int]:
+        """Each training prompt (as rendered) -> its completion budget in tokens, EOS excluded:
+        the task's per-problem budget capped by generator.max_new_tokens, as the loop's
+        generation has it (or algorithm.max_completion_length for all, when set)."""
+        ceiling, fixed, tok = self.cfg.generator.max_new_tokens, self.cfg.algorithm.max_completion_length, \
+            self.policy.tokenizer
+        return {render(self.task.prompt(p), tok): fixed or min(ceiling, self.task.max_new_tokens(p) or ceiling)
+                for p in self.problems}
+
     def max_completion_length(self) -> int:
-        """algorithm.max_completion_length, else the largest per-problem budget of the task
-        (capped by generator.max_new_tokens, as the loop's generation is)."""
-        if self.cfg.algorithm.max_completion_length is not None:
-            return self.cfg.algorithm.max_completion_length
-        ceiling = self.cfg.generator.max_new_tokens
-        return min(ceiling, max((self.task.max_new_tokens(p) or ceiling) for p in self.problems))
+        """TRL's max_completion_length: the largest budget, plus the EOS that ends it."""
+        return max(self.budgets().values()) + 1
 
     def args(self, out: Path, t: int, device) -> Any:
         """TRL's GRPOConfig for round t: training to step t x steps_per_round, a checkpoint there."""
@@ -182,6 +199,7 @@ class Rounds:
 
         a = self.cfg.algorithm
         return trl_args(a, output_dir=str(out), max_steps=t * a.steps_per_round, save_steps=a.steps_per_round,
+                        top_p=self.cfg.generator.top_p, top_k=0, min_p=None, repetition_penalty=1.0,
                         max_completion_length=self.max_completion_length(), seed=seed_for(self.cfg.seed, 0, "grpo"),
                         use_cpu=device.type == "cpu", bf16=dtype_for(self.cfg.model, device) == torch.bfloat16,
                         **{_checkpointing_key(): self.cfg.trainer.gradient_checkpointing},
@@ -215,6 +233,54 @@ def trl_args(a: AlgorithmConfig, **run_args: Any) -> Any:
         dataloader_num_workers=0, **{_checkpointing_key(): False},  # TRL's default is on
     )
     return GRPOConfig(**(args | run_args | dict(a.trl)))
+
+
+class Ends(LogitsProcessor):
+    """Ends each of TRL's completions where star's generator ends it: the next token is forced to
+    be EOS once a row has used its problem's budget, or has just completed one of the task's stop
+    strings. TRL masks a completion after its first EOS, so GRPO samples, scores, counts and
+    trains on the tokens the STaR loop would have generated, plus that EOS (as STaR trains on
+    EOS too; the token counts leave it out on both sides).
+
+    A row's budget is found from its prompt, decoded from the left-padded batch; a prompt that
+    is not one of the task's (none should be) gets the largest budget."""
+
+    def __init__(self, tokenizer: Any, budgets: dict[str, int], eos: list[int], stop: Sequence[str]):
+        from transformers.generation.stopping_criteria import StopStringCriteria
+
+        self.tok, self.eos = tokenizer, eos[0]
+        self.budgets = {" ".join(k.split()): v for k, v in budgets.items()}
+        self.largest = max(budgets.values())
+        self.stop = StopStringCriteria(tokenizer, list(stop)) if stop else None
+        self.start, self.rows = 0, None
+
+    def around(self, generate: Any) -> Any:
+        """`generate` with this processor, reset at every call (a new batch of prompts)."""
+
+        @functools.wraps(generate)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            self.rows = None
+            return generate(*args, logits_processor=LogitsProcessorList([self]), **kwargs)
+
+        return wrapped
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        if self.rows is None:  # the first step of a generate call: the prompts end here
+            self.start = input_ids.shape[1]
+            prompts = self.tok.batch_decode(input_ids, skip_special_tokens=True)
+            self.rows = torch.tensor([self.budgets.get(" ".join(p.split()), self.largest) for p in prompts],
+                                     device=input_ids.device)
+        made = input_ids.shape[1] - self.start
+        end = made >= self.rows
+        if self.stop is not None and made > 0:
+            end |= self.stop(input_ids, scores)
+        if end.any():
+            forced = torch.full_like(scores[end], float("-inf"))
+            forced[:, self.eos] = 0.0
+            scores[end] = forced
+        return scores
 
 
 def lora_config(cfg: Config):

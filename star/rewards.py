@@ -43,11 +43,13 @@ class TaskReward:
 
     __name__ = "task_reward"  # TRL names a callable's metrics after it (rewards/task_reward/mean)
 
-    def __init__(self, task: Task, problems: Sequence[Problem], pool, correct: float = 1.0, format: float = 0.0):
+    def __init__(self, task: Task, problems: Sequence[Problem], pool, correct: float = 1.0, format: float = 0.0,
+                 eos: Sequence[int] = ()):
         if correct < 0 or format < 0:
             raise ValueError(f"reward weights must be >= 0, got correct={correct}, format={format}")
         self.task, self.pool, self.correct, self.format = task, pool, correct, format
         self.problems: Mapping[str, Problem] = {p.id: p for p in problems}
+        self.eos = set(eos)  # a completion's closing EOS is not a generated token (as the loop counts)
         self.tokens = 0  # completion tokens judged so far
         self.verdicts: Counter[str] = Counter()
         self.completions = 0
@@ -75,7 +77,7 @@ class TaskReward:
                  | None = None, *, problem_id: Sequence[str], **kwargs: Any) -> list[float]:
         judged = self.judge(problem_id, completions)
         self.completions += len(judged)
-        self.tokens += sum(len(ids) for ids in completion_ids or ())
+        self.tokens += sum(len(ids) - bool(ids and ids[-1] in self.eos) for ids in completion_ids or ())
         counts = Counter(j.verdict.value for j in judged)
         self.verdicts.update(counts)
         rewards = [j.reward for j in judged]
