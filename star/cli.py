@@ -58,10 +58,11 @@ def usage() -> str:
 def algorithms() -> dict[str, Callable]:
     """algorithm.name -> what runs it: (cfg, task, rundir, pool, trackers) -> metrics rows.
     A new algorithm is an entry here and a conf/algorithm/ file (star.grpo imports TRL only
-    when it runs)."""
-    from star import grpo, loop
+    when it runs). `pipeline` chains the others: each of its stages runs one of them."""
+    from star import grpo, loop, pipeline
 
-    return {"star": loop.run, "grpo": grpo.run}
+    table: dict[str, Callable] = {"star": loop.run, "grpo": grpo.run}
+    return table | {"pipeline": pipeline.chain(table)}
 
 
 def run_main(argv: list[str]) -> int:

@@ -12,10 +12,12 @@ The shipped accelerate configs (`conf/accelerate/`) are looked up here too.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -148,6 +150,9 @@ class LoopConfig:
     voters: int = 1  # labels=majority: models that vote, the run's own and voters-1 peers (star/labels.py)
     curriculum: float | None = None  # easy-to-hard pool: widen when the hardest group's solve rate reaches this
     process_filter: str = "none"  # none | task: reject correct samples with a false step (task.check_steps; star/process.py)
+    # distillation: a finished run directory (its final model) or a model (path or hub name) attempts and
+    # rationalizes the training problems in place of the run's model, which trains on them (star/committee.py)
+    teacher: str | None = None
 
 
 @dataclass
@@ -157,6 +162,26 @@ class EvalConfig:
     samples: int = 0  # n sampled attempts per problem besides the greedy one (0: greedy only)
     temperature: float = 0.7  # of the sampled attempts
     k: list[int] = field(default_factory=list)  # maj@k and pass@k for each k <= samples
+
+
+@dataclass
+class VerifierConfig:
+    """`star verifier RUN` (star/verifiers.py): a verifier trained on a run's own checked
+    training-side samples, on the run's starting model, with a LoRA adapter. Not part of a
+    run's config: `star verifier` reads these as verifier.* overrides."""
+
+    objective: str = "dpo"  # dpo: V-STaR's DPO verifier (TRL's DPOTrainer) | orm: a value head (TRL's RewardTrainer)
+    beta: float = 0.1  # dpo: the score is beta * (log pi(y|x) - log pi_ref(y|x)), pi_ref the starting model
+    steps: int = 100  # optimizer steps
+    batch_size: int = 8  # pairs per step
+    lr: float = 1e-4
+    warmup_steps: int = 5
+    pairs_per_problem: int = 4  # (correct, incorrect) pairs of one problem, drawn seeded
+    hinted: bool = True  # hinted samples count (their completions, under the unhinted prompt)
+    samples: int = 0  # extra samples per training problem from the run's models (star verifier --samples k)
+    temperature: float = 0.7  # of the extra samples
+    max_length: int = 512  # tokens of prompt + completion; longer pairs are truncated (dpo) or dropped (orm)
+    lora: LoraConfig = field(default_factory=LoraConfig)
 
 
 @dataclass
@@ -183,6 +208,17 @@ class RewardConfig:
 
 
 @dataclass
+class StageConfig:
+    """One stage of algorithm=pipeline (star/pipeline.py): an algorithm group of conf/algorithm/
+    and the keys this stage sets, merged onto the run's config in that order. A later stage
+    starts from the previous stage's final model."""
+
+    algorithm: str = "star"  # conf/algorithm/<algorithm>.yaml: star | rft | grpo
+    name: str | None = None  # the stage's folder: stage_<i>_<name>; null: the algorithm's name
+    overrides: dict[str, Any] = field(default_factory=dict)  # nested keys: {loop: {iterations: 2}}
+
+
+@dataclass
 class AlgorithmConfig:
     """What improves the model (conf/algorithm/): the STaR loop, or GRPO through TRL (star/grpo.py).
     The keys below `name` feed TRL's GRPOConfig; the STaR loop ignores them."""
@@ -203,6 +239,7 @@ class AlgorithmConfig:
     vllm_mode: str = "colocate"  # colocate (in the trainer's GPUs) | server (`trl vllm-serve` elsewhere)
     reward: RewardConfig = field(default_factory=RewardConfig)
     trl: dict[str, Any] = field(default_factory=dict)  # any other GRPOConfig argument, passed as is
+    stages: list[StageConfig] = field(default_factory=list)  # algorithm=pipeline: the chained stages, in order
 
 
 @dataclass
@@ -229,7 +266,7 @@ CHOICES = {
     "generator.release": ("sleep", "shutdown"), "generator.engine": ("hf", "vllm"), "loop.labels": ("gold", "majority"),
     "loop.process_filter": ("none", "task"),
     "model.cold_start.train.method": ("lora", "full"), "model.cold_start.measure": ("min_group", "overall"), "tracker.wandb_mode": ("offline", "online"),
-    "algorithm.name": ("star", "grpo"), "algorithm.vllm_mode": ("colocate", "server"),
+    "algorithm.name": ("star", "grpo", "pipeline"), "algorithm.vllm_mode": ("colocate", "server"),
     "algorithm.scale_rewards": ("group", "batch", "none"),
     # a schedule with a horizon (cosine, linear) would see each round's own (t x steps_per_round)
     "algorithm.lr_scheduler": ("constant", "constant_with_warmup"),
@@ -297,7 +334,84 @@ def validate(cfg: Config) -> None:
                           "set model.cold_start.enabled=true (each voter cold-starts from its own seed)")
     if cfg.algorithm.name == "grpo":
         validate_grpo(cfg)
+    validate_pipeline(cfg)
+    validate_teacher(cfg)
     check_environment(cfg)
+
+
+# Keys a stage of algorithm=pipeline may set: the run's task, tracking and checking are the run's own.
+STAGE_KEYS = ("algorithm", "model", "generator", "trainer", "eval", "loop")
+
+
+def shipped_algorithms() -> list[str]:
+    """The conf/algorithm/ group: what a pipeline stage can run (the pipeline itself excepted)."""
+    folder = files("star.conf") / "algorithm"
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir()
+                  if p.name.endswith(".yaml") and p.name != "pipeline.yaml")
+
+
+def validate_pipeline(cfg: Config) -> None:
+    """algorithm.stages: only with algorithm=pipeline, each stage a shipped algorithm group, a
+    folder-safe name and overrides of the schema's keys (typos fail here, named)."""
+    import re
+
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    stages = cfg.algorithm.stages
+    if cfg.algorithm.name != "pipeline":
+        if stages:
+            raise ConfigError(f"config error: algorithm.stages is set, but algorithm.name={cfg.algorithm.name}: "
+                              "stages run under algorithm=pipeline")
+        return
+    if not stages:
+        raise ConfigError("config error: algorithm=pipeline needs algorithm.stages (e.g. experiment=r1_recipe)")
+    for i, stage in enumerate(stages, 1):
+        key = f"algorithm.stages[{i - 1}]"
+        if stage.algorithm not in shipped_algorithms():
+            raise ConfigError(f"config error: {key}.algorithm={stage.algorithm!r} is not one of "
+                              f"{', '.join(shipped_algorithms())}")
+        if stage.name is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", stage.name):
+            raise ConfigError(f"config error: {key}.name={stage.name!r}: letters, digits, '_', '.', '-' only")
+        extra = sorted(set(stage.overrides) - set(STAGE_KEYS))
+        if extra:
+            raise ConfigError(f"config error: {key}.overrides.{extra[0]}: a stage sets only {', '.join(STAGE_KEYS)} "
+                              "(the task, tracking and checking are the run's)")
+        named = (stage.overrides.get("algorithm") or {}).get("name")
+        if named is not None and (named == "pipeline" or named not in CHOICES["algorithm.name"]):
+            raise ConfigError(f"config error: {key}.overrides.algorithm.name={named!r}: a stage runs one algorithm "
+                              "(star or grpo), not a pipeline")
+        try:
+            OmegaConf.merge(OmegaConf.structured(Config), stage.overrides)
+        except OmegaConfBaseException as e:
+            raise ConfigError(f"config error: {key}.overrides: " + f"{e}".splitlines()[0] + _key_of(e)) from None
+
+
+def validate_teacher(cfg: Config) -> None:
+    """loop.teacher: a finished run directory (manifest.json) or a model directory that exists, or
+    a hub model that is cached or reachable; only where the STaR loop's committee samples."""
+    teacher = cfg.loop.teacher
+    if teacher is None:
+        return
+    key = f"loop.teacher={teacher}"
+    if cfg.algorithm.name == "grpo":
+        raise ConfigError(f"config error: {key}: a teacher writes the STaR loop's samples; algorithm=grpo "
+                          "samples its own completions (use algorithm=star or algorithm=rft)")
+    if cfg.loop.voters > 1:
+        raise ConfigError(f"config error: {key} with loop.voters={cfg.loop.voters}: the teacher attempts in place "
+                          "of the voters (use loop.voters=1)")
+    path = Path(teacher).expanduser()
+    if teacher.startswith((".", "/", "~")) or path.exists() or teacher.count("/") > 1:
+        if not path.is_dir():
+            raise ConfigError(f"config error: {key}: no such directory ({path})")
+        if not ((path / "manifest.json").is_file() or (path / "config.json").is_file()):
+            raise ConfigError(f"config error: {key}: {path} is neither a run directory (manifest.json) nor a "
+                              "model directory (config.json)")
+        return
+    try:
+        check_model_source(teacher)
+    except ConfigError as e:
+        raise ConfigError(str(e).replace(f"model.name_or_path={teacher}", key)) from None
 
 
 def validate_grpo(cfg: Config) -> None:
@@ -335,6 +449,20 @@ def validate_grpo(cfg: Config) -> None:
                           "accepted samples; algorithm=grpo has none: use loop.process_filter=none")
 
 
+def validate_verifier(v: VerifierConfig) -> None:
+    """verifier.* (star verifier): choices and ranges, named by key."""
+    if v.objective not in ("dpo", "orm"):
+        raise ConfigError(f"config error: verifier.objective={v.objective!r} is not one of dpo, orm")
+    for key in ("steps", "batch_size", "pairs_per_problem", "max_length"):
+        if getattr(v, key) < 1:
+            raise ConfigError(f"config error: verifier.{key}={getattr(v, key)} must be >= 1")
+    if v.beta <= 0 or v.lr <= 0:
+        raise ConfigError(f"config error: verifier.beta={v.beta} and verifier.lr={v.lr} must be > 0")
+    if v.samples < 0 or (v.samples > 0 and v.temperature <= 0):
+        raise ConfigError(f"config error: verifier.samples={v.samples} must be >= 0, and extra samples need "
+                          f"verifier.temperature > 0 (now {v.temperature})")
+
+
 def to_config(composed: Any, schema: type[T] = Config) -> T:  # type: ignore[assignment]
     """A composed config (DictConfig, or a plain mapping such as a JSON request) as the typed
     `schema` dataclass: unknown keys and wrong types raise ConfigError naming the key; a full
@@ -349,6 +477,8 @@ def to_config(composed: Any, schema: type[T] = Config) -> T:  # type: ignore[ass
         raise ConfigError(f"config error: {e}".splitlines()[0] + _key_of(e)) from None
     if isinstance(typed, Config):
         validate(typed)
+    elif isinstance(typed, VerifierConfig):
+        validate_verifier(typed)
     return typed  # type: ignore[return-value]
 
 
@@ -369,7 +499,8 @@ def make_task(task_cfg: Any) -> Any:
     if not target:
         raise ConfigError("config error: the task config has no _target_ (the class implementing the task)")
     try:
-        cls = get_class(target)
+        with quiet_hydra():
+            cls = get_class(target)
     except Exception as e:
         raise ConfigError(f"config error: task._target_={target!r} cannot be imported: {_cause(e)}") from None
     check_types(cls, {k: v for k, v in values.items() if not k.startswith("_")}, prefix="task")
@@ -377,6 +508,18 @@ def make_task(task_cfg: Any) -> Any:
         return instantiate(task_cfg, _convert_="all")
     except Exception as e:
         raise ConfigError(f"config error: cannot build the task from the `task` config: {_cause(e)}") from None
+
+
+@contextlib.contextmanager
+def quiet_hydra() -> Iterator[None]:
+    """Hydra logs "Error getting class ..." at ERROR before raising; the raised error is what
+    star reports, in a line of its own, so that log record is dropped."""
+    hydra_log = logging.getLogger("hydra.utils")
+    disabled, hydra_log.disabled = hydra_log.disabled, True
+    try:
+        yield
+    finally:
+        hydra_log.disabled = disabled
 
 
 def check_types(cls: type, values: Mapping[str, Any], prefix: str) -> None:

@@ -16,6 +16,12 @@ per group). An iteration is different work in STaR and in GRPO, so the x-axis ca
 the work done so far (`--x tokens`: generated tokens, training and evaluation, summed over
 the iterations so far; `--x seconds`: the stages' wall seconds, summed likewise), and the
 table then has that column too.
+
+A chained run (algorithm=pipeline) is one run whose rows name their stage: the table has a
+stage column, and on every axis the stages lie end to end. A later stage's iteration 0 is the
+previous stage's last model evaluated again: it sits at that model's place and adds no work
+(its tokens and seconds are not counted twice). Its stage folders, run directories of their
+own, are not reported beside it when a folder of runs is searched.
 Only metrics.jsonl and manifest.json are read: a report never loads a model.
 """
 
@@ -31,7 +37,7 @@ from typing import Any
 
 from star.evaluation import natural, parse_key
 from star.plots import Line, plot_panels, to_csv
-from star.rundir import LATER_KEYS, read_jsonl, without_later_defaults
+from star.rundir import LATER_KEYS, STAGE, read_jsonl, without_later_defaults
 
 log = logging.getLogger(__name__)
 FORMATS = ("text", "markdown", "csv", "json")
@@ -68,12 +74,18 @@ def find_runs(paths: Iterable[Path]) -> list[Path]:
                 log.warning("%s: no metrics.jsonl yet (a job that has not finished an iteration); skipped", r)
             runs = [r for r in runs if r not in missing]
         else:
-            runs = sorted((m.parent for m in path.rglob("metrics.jsonl")), key=lambda p: natural(str(p)))
+            runs = sorted((m.parent for m in path.rglob("metrics.jsonl") if not _stage_of_a_run(m.parent)),
+                          key=lambda p: natural(str(p)))
         if not runs:
             raise FileNotFoundError(f"{path}: neither a run directory (metrics.jsonl) nor a folder of runs "
                                     "(a multirun sweep's */run_dir.txt, or run directories below it)")
         found += [r for r in runs if r.resolve() not in {f.resolve() for f in found}]
     return found
+
+
+def _stage_of_a_run(path: Path) -> bool:
+    """A stage folder of a chained run (reported as part of its run, not beside it)."""
+    return bool(STAGE.fullmatch(path.name)) and (path.parent / "metrics.jsonl").is_file()
 
 
 def load_run(path: Path) -> Run:
@@ -114,7 +126,19 @@ def shown(path: Path) -> str:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, list) and value and all(isinstance(v, dict) and "algorithm" in v for v in value):
+        return "+".join(_stage(v) for v in value)  # algorithm.stages: grpo{loop.iterations=2}+star{...}
     return json.dumps(value) if value is None or isinstance(value, bool) else str(value)
+
+
+def _stage(stage: dict[str, Any]) -> str:
+    def flat(d: Any, prefix: str = "") -> list[str]:
+        if isinstance(d, dict):
+            return [x for k, v in sorted(d.items()) for x in flat(v, f"{prefix}{k}.")]
+        return [f"{prefix[:-1]}={d}"]
+
+    keys = flat(stage.get("overrides") or {})
+    return (stage.get("name") or stage["algorithm"]) + ("{" + ",".join(keys) + "}" if keys else "")
 
 
 def merge(runs: list[Run], keys: Sequence[str]) -> list[Run]:
@@ -136,18 +160,21 @@ def merge(runs: list[Run], keys: Sequence[str]) -> list[Run]:
 
 
 def _mean_rows(row_lists: Sequence[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    by_it: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    """Per (stage, iteration): a chained run's stages each count their iterations from 0."""
+    by_it: dict[tuple[int, int], list[dict[str, Any]]] = defaultdict(list)
     for rows in row_lists:
         for r in rows:
-            by_it[r["iteration"]].append(r)
+            by_it[(r.get("stage_index", 0), r["iteration"])].append(r)
     out = []
-    for it in sorted(by_it):
-        rows = by_it[it]
+    for stage, it in sorted(by_it):
+        rows = by_it[(stage, it)]
         merged: dict[str, Any] = {"iteration": it, "runs": len(rows)}
+        if "stage" in rows[0]:
+            merged |= {"stage": rows[0]["stage"], "stage_index": stage}
         for key in dict.fromkeys(k for r in rows for k in r):
             values = [r[key] for r in rows if isinstance(r.get(key), int | float) and not isinstance(r[key], bool)]
             parsed = parse_key(key)
-            if key == "iteration" or not values or (parsed and parsed[0].endswith(("_lo", "_hi"))):
+            if key in ("iteration", "stage_index") or not values or (parsed and parsed[0].endswith(("_lo", "_hi"))):
                 continue
             merged[key] = sum(values) / len(values)
             if parsed and any(_key(parsed[0] + "_lo", parsed[1]) in r for r in rows):
@@ -213,16 +240,24 @@ def _count(value: Any) -> str:
 
 def work(rows: Sequence[dict[str, Any]], x: str = "iteration") -> list[float]:
     """Each row's place on the x-axis: its iteration, or the work done up to and including it
-    (`tokens`: train/tokens + eval/tokens; `seconds`: every time/*_s), summed over the rows."""
+    (`tokens`: train/tokens + eval/tokens; `seconds`: every time/*_s), summed over the rows.
+    A chained run's stages lie end to end: the first row of a later stage (its iteration 0,
+    the previous stage's last model) sits where that model does and adds no work."""
     if x not in AXES:
         raise ValueError(f"x-axis {x!r}: expected one of {', '.join(AXES)}")
     keys = AXES[x][1]
-    if keys is None:
-        return [r["iteration"] for r in rows]
-    out, total = [], 0.0
+    out: list[float] = []
+    total, offset, stage = 0.0, 0.0, None
     for r in rows:
-        total += sum(v for k, v in r.items() if k.startswith(keys) and isinstance(v, int | float)
-                     and not isinstance(v, bool))
+        again = bool(out) and r.get("stage_index") != stage and r["iteration"] == 0  # a stage's start, seen before
+        stage = r.get("stage_index")
+        if keys is None:
+            offset = out[-1] - r["iteration"] if again else offset
+            out.append(offset + r["iteration"])
+            continue
+        if not again:
+            total += sum(v for k, v in r.items() if k.startswith(keys) and isinstance(v, int | float)
+                         and not isinstance(v, bool))
         out.append(total)
     return out
 
@@ -239,11 +274,13 @@ def table(run: Run, measure: str = "accuracy", extra: Sequence[str] = (),
     overall, and the training side; with `x` tokens or seconds, the work so far after `iter`."""
     gs, train = groups([run], measure), train_columns(run)
     xs = [[f"{v:,.0f}"] for v in work(run.rows, x)] if x != "iteration" else [[] for _ in run.rows]
-    header = ["iter", *([x] if x != "iteration" else []), measure if measure != "accuracy" else "overall", *gs,
-              *extra, *(name for _, name in train)]
-    body = [[str(r["iteration"]), *w, cell(r, measure), *(cell(r, measure, g) for g in gs),
+    staged = any("stage" in r for r in run.rows)  # a chained run: which stage each row is
+    stage = [[f"{r.get('stage_index', '')} {r.get('stage', '')}".strip()] if staged else [] for r in run.rows]
+    header = [*(["stage"] if staged else []), "iter", *([x] if x != "iteration" else []),
+              measure if measure != "accuracy" else "overall", *gs, *extra, *(name for _, name in train)]
+    body = [[*s, str(r["iteration"]), *w, cell(r, measure), *(cell(r, measure, g) for g in gs),
              *(cell(r, m) for m in extra), *(_reward(r.get(k)) if name in ("reward", "pseudo-label acc") else _count(r.get(k))
-                                              for k, name in train)] for r, w in zip(run.rows, xs, strict=True)]
+                                              for k, name in train)] for r, w, s in zip(run.rows, xs, stage, strict=True)]
     return header, body
 
 
@@ -268,7 +305,9 @@ def legend(runs: Sequence[Run], measure: str, x: str = "iteration") -> str:
             + ("; pseudo-labeled: problems whose majority answer became a label, pseudo-label acc: their "
                "agreement with the gold answers hidden from training" if pseudo else "")
             + {"iteration": "", "tokens": "; tokens: generated tokens so far (training and evaluation)",
-               "seconds": "; seconds: wall seconds of the stages so far"}[x] + ".")
+               "seconds": "; seconds: wall seconds of the stages so far"}[x]
+            + ("; stage: a chained run's stage, whose iteration 0 is the previous stage's last model "
+               "(its work not counted again)" if any("stage" in row for r in runs for row in r.rows) else "") + ".")
 
 
 def render(runs: Sequence[Run], fmt: str = "text", measure: str = "accuracy", x: str = "iteration") -> str:

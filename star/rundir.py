@@ -27,8 +27,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass

@@ -29,10 +29,9 @@ not: whether a task will learn, in minutes. A target not reached exits 1.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,18 +71,6 @@ def task_names(config_dirs: Sequence[str] = ()) -> list[str]:
                                                overrides=_searchpath(config_dirs)))
 
 
-@contextlib.contextmanager
-def _quiet_hydra() -> Iterator[None]:
-    """Hydra logs "Error getting class ..." at ERROR before raising; the raised error is what
-    we report, in a line of our own, so that log record is dropped."""
-    hydra_log = logging.getLogger("hydra.utils")
-    disabled, hydra_log.disabled = hydra_log.disabled, True
-    try:
-        yield
-    finally:
-        hydra_log.disabled = disabled
-
-
 def _config_dir_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config-dir", "-cd", action="append", default=[], metavar="DIR",
                    help="an extra config directory holding task/<name>.yaml (repeatable)")
@@ -109,11 +96,13 @@ def _describe(task_cfg: Any) -> str:
     need data files)."""
     from hydra.utils import get_class
 
+    from star.config import quiet_hydra
+
     target = task_cfg.get("_target_")
     if not target:
         return "(no _target_ in the config)"
     try:
-        with _quiet_hydra():
+        with quiet_hydra():
             cls = get_class(target)
     except Exception as e:  # an out-of-tree module not on PYTHONPATH, a typo in _target_
         return f"(cannot import {target}: {_cause(e)})"
@@ -167,8 +156,7 @@ def check_main(argv: list[str]) -> int:
         if typed is not None and not typed.model.cold_start.enabled:
             raise ConfigError("config error: --cold-start with model.cold_start.enabled=false: there is no "
                               "cold start to run (set model.cold_start.enabled=true)")
-        with _quiet_hydra():
-            task = make_task(cfg.task)
+        task = make_task(cfg.task)  # quiet about Hydra's own "Error getting class" log
     except ConfigError as e:
         print(f"star task-check: {e}", file=sys.stderr)
         return 2

@@ -31,11 +31,13 @@ def star(*args: str, cwd) -> subprocess.CompletedProcess:
      "loop.labels=majority is not supported there"),
     ("algorithm=grpo loop.process_filter=task", "loop.process_filter=task"),
     ("model.name_or_path=/nonexistent/model", "model.name_or_path=/nonexistent/model: no such directory"),
+    ("task._target_=no_such_module.Task", "task._target_='no_such_module.Task' cannot be imported"),
 ])
 def test_bad_config_fails_before_model_work(tmp_path, override, message):
     proc = star("run", "experiment=smoke", f"out_dir={tmp_path}", *override.split(), cwd=tmp_path)
     assert proc.returncode != 0
     assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert "Error getting class" not in proc.stderr  # Hydra's own log of it stays out
     assert not (tmp_path / "arithmetic").exists() or not any((tmp_path / "arithmetic").rglob("iter_000"))
 
 

@@ -24,7 +24,8 @@ FLOORS: dict[int, tuple[str, ...]] = {
     6: ("committee",),
     7: ("loop",),
     8: ("grpo",),
-    9: ("cli", "check_cli", "task_cli", "report_cli", "eval_cli", "export_cli"),
+    9: ("pipeline",),
+    10: ("cli", "check_cli", "task_cli", "report_cli", "eval_cli", "export_cli"),
 }
 FLOOR = {m: f for f, mods in FLOORS.items() for m in mods}
 MODULES = sorted(p.stem for p in (ROOT / "star").glob("*.py"))
