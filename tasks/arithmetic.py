@@ -95,6 +95,10 @@ class Arithmetic:
     train_size: int = 1000
     eval_size: int = 400
     validation_size: int | None = None
+    # A fresh eval set for re-measuring finished runs: eval drawn from its own stream, around
+    # every other split (pool, seeds, the original eval and validation); the pool and the
+    # seeds stay as they are, so a run's models are the same (`star eval RUN task.eval_seed=1`).
+    eval_seed: int | None = None
     train_digits: Sequence[int] = (2, 3)
     eval_digits: Sequence[int] = (2, 3)
     seed_examples: Sequence[int] = (200, 600, 200)
@@ -161,8 +165,12 @@ class Arithmetic:
         if split == "train":
             return train
         used = {p.question for p in train + seeds}
-        if split == "eval":
+        if split == "eval" and self.eval_seed is None:
             return mark_held_out(evals, used)
+        if split == "eval":
+            used |= {p.question for p in evals + self.load("validation")}
+            fresh = self._split(f"eval-{self.eval_seed}", self._shares(self.eval_size, self.eval_digits), used)
+            return mark_held_out(fresh, used)
         if split == "validation":
             size = self.eval_size if self.validation_size is None else self.validation_size
             if size <= 0:

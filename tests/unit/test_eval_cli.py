@@ -10,7 +10,7 @@ from star.eval_cli import finished, main, run_config, settings_dir
 def test_eval_cli_refuses_before_any_model_work(tmp_path, capsys):
     assert main([str(tmp_path)]) == 2 and "not a run directory" in capsys.readouterr().err
     (tmp_path / "config.yaml").write_text("seed: 0\n")
-    assert main([str(tmp_path), "trainer.lr=1"]) == 2 and "eval., generator., check." in capsys.readouterr().err
+    assert main([str(tmp_path), "trainer.lr=1"]) == 2 and "eval., generator., check., task." in capsys.readouterr().err
 
 
 @pytest.fixture
@@ -52,3 +52,15 @@ def test_samples_are_reused_only_with_the_same_settings(run, override):
 def test_a_wrong_override_type_names_the_key(run):
     with pytest.raises(ValueError, match="generator.top_p"):
         run_config(run, ["generator.top_p=high"])
+
+
+def test_a_fresh_eval_set_but_never_another_training_side(run):
+    """task.* overrides are allowed only where the run's models stay the same: a fresh eval
+    set (task.eval_seed) yes, another pool (task.train_size) no."""
+    cfg, task = run_config(run, ["task.eval_seed=1"])
+    _, same = run_config(run, [])
+    fresh, old = {p.question for p in task.load("eval")}, {p.question for p in same.load("eval")}
+    assert task.load("train") == same.load("train") and not fresh & old
+    assert settings_dir(run, cfg) != settings_dir(run, run_config(run, [])[0])
+    with pytest.raises(ValueError, match="change the training problems"):
+        run_config(run, ["task.train_size=3"])
