@@ -13,7 +13,13 @@ import time
 import pytest
 from hydra import compose, initialize_config_module
 
-from star.config import ConfigError, GeneratorConfig, ReplicaResources, check_ray_resources, to_config
+from star.config import (
+    ConfigError,
+    GeneratorConfig,
+    ReplicaResources,
+    check_ray_resources,
+    to_config,
+)
 
 HAS_RAY = importlib.util.find_spec("ray") is not None
 needs_ray = pytest.mark.skipif(not HAS_RAY, reason="Ray is not installed (pip install 'star[ray]')")
