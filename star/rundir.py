@@ -302,7 +302,13 @@ NEUTRAL_KEYS = ("run_name", "out_dir", "experiment", "loop.iterations", "tracker
 # name): a run made before the key existed still resumes, and still merges with new runs
 # in `star report`. A new results-changing key with such a value belongs here.
 LATER_KEYS: dict[str, Any] = {"loop.voters": 1, "loop.process_filter": "none", "loop.teacher": None,
-                              "algorithm.stages": [], "task.validation_size": None, "task.eval_seed": None}
+                              "algorithm.stages": [], "task.validation_size": None, "task.eval_seed": None,
+                              # generator=ray's keys: no other backend reads them
+                              "generator.engine": "hf", "generator.num_replicas": 1,
+                              "generator.resources.cpus": 0.5, "generator.resources.gpus": 0.0,
+                              "generator.resources.threads": None, "generator.shard_size": 32,
+                              "generator.ray_address": None, "generator.ray_num_cpus": None,
+                              "generator.max_restarts": 3, "generator.ship_weights": False}
 
 
 def results_config(config: dict[str, Any]) -> dict[str, Any]:
