@@ -294,7 +294,10 @@ def final_model(path: Path, weights: str) -> FinalModel:
 NEUTRAL_KEYS = ("run_name", "out_dir", "experiment", "loop.iterations", "tracker", "check.workers",
                 "generator.progress", "trainer.progress", "model.cold_start.train.progress",
                 # engine memory knobs: a resume after an out-of-memory crash may lower them
-                "generator.release", "generator.gpu_memory_utilization", "generator.enforce_eager")
+                "generator.release", "generator.gpu_memory_utilization", "generator.enforce_eager",
+                # where generation runs, not what it computes (generator=ray: same completions as hf)
+                "generator.num_replicas", "generator.resources", "generator.ray_address",
+                "generator.ray_num_cpus", "generator.max_restarts", "generator.ship_weights")
 
 
 # Keys added after runs were made, each with the value that behaves as before it existed.
