@@ -27,6 +27,7 @@ GRPO (TRL's trainer) and the vLLM backend take the same settings from here.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
 import os
@@ -40,6 +41,8 @@ from typing import Any, Protocol
 import torch
 from transformers import (
     GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
     StoppingCriteria,
     StoppingCriteriaList,
     StopStringCriteria,
@@ -185,6 +188,67 @@ class RowEnds(StoppingCriteria):
         return [int(n) if n > 0 else generated for n in self.ended.tolist()]
 
 
+def row_seed(seed: int, prompt: str, sample: int) -> int:
+    """The noise stream of sample `sample` of `prompt` in a generate call seeded `seed`."""
+    return int(hashlib.sha256(f"{seed}/{sample}/{prompt}".encode()).hexdigest()[:15], 16)
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _signed(x: int) -> int:
+    return x - (1 << 64) if x >= 1 << 63 else x
+
+
+# splitmix64's constants as signed int64 (torch has no uint64 arithmetic; products wrap alike)
+_GOLDEN, _MIX1, _MIX2 = _signed(0x9E3779B97F4A7C15), _signed(0xBF58476D1CE4E5B9), _signed(0x94D049BB133111EB)
+_STEP = _signed(0xD1B54A32D192ED03)
+
+
+def _shr(z: torch.Tensor, k: int) -> torch.Tensor:
+    """Logical right shift of int64 bits (torch's >> is arithmetic)."""
+    return (z >> k) & ((1 << (64 - k)) - 1)
+
+
+def uniform_noise(seeds: torch.Tensor, step: int, vocab: int) -> torch.Tensor:
+    """Uniform (0, 1) noise of shape (rows, vocab), a pure function of (row seed, step, token):
+    splitmix64 over a counter, computed on the scores' device."""
+    token = torch.arange(vocab, device=seeds.device, dtype=torch.int64)
+    z = seeds[:, None] + _signed((step * _STEP) & _MASK64) + (token[None, :] + 1) * _GOLDEN
+    z = (z ^ _shr(z, 30)) * _MIX1
+    z = (z ^ _shr(z, 27)) * _MIX2
+    z = z ^ _shr(z, 31)
+    return (_shr(z, 11).to(torch.float64) + 0.5) / float(1 << 53)
+
+
+class RowNoise(LogitsProcessor):
+    """Adds each row's Gumbel noise to its (tempered, top-p-filtered) log-probabilities, so that
+    the greedy choice is an exact sample (the Gumbel-max trick); the noise depends on the row's
+    seed and on how many tokens the row has generated, never on the batch."""
+
+    def __init__(self, seeds: Sequence[int], device: torch.device):
+        self.seeds = torch.tensor(list(seeds), dtype=torch.int64, device=device)
+        self.start: int | None = None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if self.start is None:
+            self.start = input_ids.shape[1]  # the first step: the prompts end here
+        u = uniform_noise(self.seeds, input_ids.shape[1] - self.start, scores.shape[-1])
+        gumbel = -torch.log(-torch.log(u))
+        return torch.log_softmax(scores.float(), dim=-1) + gumbel.to(torch.float32)
+
+
+def sampling_processors(temperature: float, top_p: float, seeds: Sequence[int],
+                        device: torch.device) -> list[LogitsProcessor]:
+    """Temperature, then top-p (transformers' own warpers), then each row's Gumbel noise."""
+    from transformers import TemperatureLogitsWarper, TopPLogitsWarper
+
+    out: list[LogitsProcessor] = [TemperatureLogitsWarper(temperature)]
+    if top_p < 1.0:
+        out.append(TopPLogitsWarper(top_p))
+    return [*out, RowNoise(seeds, device)]
+
+
 class HFGenerator:
     """Batched generation with a transformers model already loaded on its device."""
 
@@ -206,13 +270,15 @@ class HFGenerator:
         jobs.sort(key=lambda job: (-budgets[job[0]], -len(encoded[job[0]]), job))
         out: list[list[Completion]] = [[] for _ in prompts]
         results: dict[tuple[int, int], Completion] = {}
-        torch.manual_seed(seed)
+        # Sampling draws from a noise stream of each (seed, prompt, sample) of its own (RowNoise), so a
+        # prompt's samples never depend on which prompts share its batch, or on the batch size.
+        seeds = {job: row_seed(seed, prompts[job[0]], job[1]) for job in jobs} if temperature > 0 else {}
         total_tokens, t0 = 0, time.perf_counter()
         bar = _bar(len(jobs), desc, self.cfg.progress)
         for start in range(0, len(jobs), self.cfg.batch_size):
             batch = jobs[start:start + self.cfg.batch_size]
             completions = self._batch([encoded[i] for i, _ in batch], [budgets[i] for i, _ in batch],
-                                      temperature, stop)
+                                      temperature, stop, [seeds[job] for job in batch] if seeds else None)
             for job, completion in zip(batch, completions, strict=True):
                 results[job] = completion
             total_tokens += sum(c.tokens for c in completions)
@@ -225,8 +291,12 @@ class HFGenerator:
 
     @torch.inference_mode()
     def _batch(self, ids: list[list[int]], budgets: list[int], temperature: float,
-               stop: Sequence[str]) -> list[Completion]:
-        config = decoding_config(self.model, self.tok, temperature, self.cfg.top_p, max_new_tokens=max(budgets))
+               stop: Sequence[str], seeds: list[int] | None = None) -> list[Completion]:
+        # Sampling is the argmax of the tempered, top-p-filtered logits plus each row's own Gumbel
+        # noise (an exact draw from that distribution), so `generate` itself decodes greedily.
+        config = decoding_config(self.model, self.tok, 0.0, max_new_tokens=max(budgets))
+        processors = [] if seeds is None else sampling_processors(temperature, self.cfg.top_p, seeds,
+                                                                   self.model.device)
         pad = config.pad_token_id
         shared = shared_prefix(ids)
         shared = shared if shared >= MIN_SHARED_PREFIX and self._shares_prefixes else 0
@@ -243,7 +313,8 @@ class HFGenerator:
             kwargs[self._cache_arg] = self._prefill(ids[0][:shared], len(ids))
         with own_generation_config(self.model, config):
             out = self.model.generate(input_ids=input_ids, attention_mask=mask, generation_config=config,
-                                      stopping_criteria=StoppingCriteriaList([ends]), **kwargs)
+                                      stopping_criteria=StoppingCriteriaList([ends]),
+                                      logits_processor=LogitsProcessorList(processors), **kwargs)
         new = out[:, shared + width:].tolist()
         completions = []
         for row, n in zip(new, ends.lengths(out.shape[1] - shared - width), strict=True):
