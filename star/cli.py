@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "task-check": ("star.task_cli:check_main", "validate a task without a model: data, prompts, gold answers"),
     "report": ("star.report_cli:report_main", "per-iteration table and comparison plot over runs or sweeps"),
     "eval": ("star.eval_cli:main", "accuracy vs samples (maj@k, pass@k) for iterations of a run: eval.k=1,4,16"),
+    "verifier": ("star.verifier_cli:main", "train a verifier (DPO or ORM) on a run's own samples: --iterations 1-4"),
     "export": ("star.export_cli:main", "a run's accepted examples as a Hugging Face dataset (SFTTrainer-ready) and JSONL"),
 }
 

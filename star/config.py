@@ -172,6 +172,7 @@ class VerifierConfig:
 
     objective: str = "dpo"  # dpo: V-STaR's DPO verifier (TRL's DPOTrainer) | orm: a value head (TRL's RewardTrainer)
     beta: float = 0.1  # dpo: the score is beta * (log pi(y|x) - log pi_ref(y|x)), pi_ref the starting model
+    sft_weight: float = 0.0  # dpo: + this x the chosen completions' NLL (RPO), so their likelihood does not sink
     steps: int = 100  # optimizer steps
     batch_size: int = 8  # pairs per step
     lr: float = 1e-4
@@ -456,6 +457,8 @@ def validate_verifier(v: VerifierConfig) -> None:
     for key in ("steps", "batch_size", "pairs_per_problem", "max_length"):
         if getattr(v, key) < 1:
             raise ConfigError(f"config error: verifier.{key}={getattr(v, key)} must be >= 1")
+    if v.sft_weight < 0:
+        raise ConfigError(f"config error: verifier.sft_weight={v.sft_weight} must be >= 0")
     if v.beta <= 0 or v.lr <= 0:
         raise ConfigError(f"config error: verifier.beta={v.beta} and verifier.lr={v.lr} must be > 0")
     if v.samples < 0 or (v.samples > 0 and v.temperature <= 0):

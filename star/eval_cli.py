@@ -1,6 +1,7 @@
-"""`star eval`: accuracy against the number of samples (maj@k, pass@k) for iterations of a run.
+"""`star eval`: accuracy against the number of samples (maj@k, pass@k; bon@k and wmaj@k with a
+verifier) for iterations of a run.
 
-    star eval RUN_DIR [--iterations 0,4|all] [eval.k=1,4,16] [eval.temperature=0.7] [key=value ...]
+    star eval RUN_DIR [--iterations 0,4|all] [--verifier NAME] [eval.k=1,4,16] [eval.temperature=0.7] [key=value ...]
 
 It measures the test-time-compute scaling of a run's models: for each chosen iteration it
 loads that iteration's weights as the loop does (star.policy.Policy), samples n = max(k)
@@ -12,18 +13,28 @@ samples or their verdicts (the run's results-changing config with the overrides)
 per iteration are reused only by a later call with the same settings. metrics.jsonl is
 never touched. Overrides may change the eval.*, generator.* and check.* keys of the run's
 config, nothing that would change which model an iteration is.
+
+`--verifier` (a folder, a folder name under RUN_DIR/verifier/, or an objective when the run
+has one verifier of it: `star verifier`) scores every sampled attempt once (star.verifiers;
+kept in `<settings>/scores/<verifier>/iter_NNN.jsonl` with its cost) and adds best-of-k and
+verifier-weighted majority (star.evaluation) to the rows, the table and the figures, whose
+files are then named `scaling-<verifier>.*`. The scoring cost (candidates, forward-pass
+tokens, seconds) is reported beside generation's (generated tokens, and seconds where this
+call or an earlier one generated the samples).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from star import evaluation, report
+from star import evaluation, report, verifiers
 from star.checkers import CheckPool
 from star.cold_start import starting_model
 from star.config import Config, ConfigError, make_task, to_config
@@ -58,6 +69,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--iterations", "-i", default=None,
                    help="comma-separated iterations, or all (default: the first and the last finished)")
     p.add_argument("--format", "-f", choices=("text", "markdown"), default="text")
+    p.add_argument("--verifier", "-v", default=None, metavar="NAME",
+                   help="rank the samples with a verifier of the run (star verifier): adds bon@k and wmaj@k")
     args = p.parse_intermixed_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s %(levelname)s %(name)s] %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stderr)
@@ -66,20 +79,24 @@ def main(argv: list[str]) -> int:
     try:
         cfg, task = run_config(run, args.overrides)
         iterations = finished(run, args.iterations)
+        verifier = verifiers.resolve(run, args.verifier) if args.verifier else None
     except (FileNotFoundError, ValueError) as e:
         print(f"star eval: {e}", file=sys.stderr)
         return 2
     try:
-        rows, out = scaling(run, cfg, task, iterations)
-    except RunDirError as e:  # the run's starting model is not the one this machine builds
+        rows, out = scaling(run, cfg, task, iterations, verifier)
+    except (RunDirError, ValueError) as e:  # the run's starting model is not the one this machine builds
         print(f"star eval: {e}", file=sys.stderr)
         return 2
-    atomic_write_json(out / "scaling.json", rows)
-    atomic_write_text(out / "scaling.csv", to_csv(rows))
-    atomic_write_text(out / "scaling.md", report.scaling_table(rows, cfg.eval.k, "markdown"))
-    atomic_write_bytes(out / "scaling.png", report.plot_scaling(rows, cfg.eval.k, title=f"{run.name}: {out.name}"))
+    name = f"scaling-{verifier.name}" if verifier else "scaling"
+    title = f"{run.name}: {out.name}" + (f", verifier {verifier.name}" if verifier else "")
+    atomic_write_json(out / f"{name}.json", rows)
+    atomic_write_text(out / f"{name}.csv", to_csv(rows))
+    atomic_write_text(out / f"{name}.md", report.scaling_table(rows, cfg.eval.k, "markdown"))
+    atomic_write_bytes(out / f"{name}.png", report.plot_scaling(rows, cfg.eval.k, title=title))
+    atomic_write_bytes(out / f"{name}_tokens.png", report.plot_scaling(rows, cfg.eval.k, title=title, x="tokens"))
     sys.stdout.write(report.scaling_table(rows, cfg.eval.k, args.format))
-    print(f"files: {out}/scaling.{{json,csv,md,png}}", file=sys.stderr)
+    print(f"files: {out}/{name}.{{json,csv,md,png}}, {name}_tokens.png", file=sys.stderr)
     return 0
 
 
@@ -132,28 +149,60 @@ def finished(run: Path, spec: str | None) -> list[int]:
     return wanted
 
 
-def scaling(run: Path, cfg: Config, task: Any, iterations: list[int]) -> tuple[list[dict[str, Any]], Path]:
-    """Eval records per iteration (sampled once per settings, reused), and their maj@k/pass@k rows."""
+def scaling(run: Path, cfg: Config, task: Any, iterations: list[int],
+            verifier: Path | None = None) -> tuple[list[dict[str, Any]], Path]:
+    """Eval records per iteration (sampled once per settings, reused), and their maj@k/pass@k
+    rows; with a verifier, its scores of the sampled records (scored once, reused) and
+    bon@k/wmaj@k, with the cost of scoring and of generation."""
     e = cfg.eval
     out = settings_dir(run, cfg)
     out.mkdir(parents=True, exist_ok=True)
     problems = task.load(e.split)[: e.max_problems]
     rows = []
     with CheckPool(cfg.check.workers, cfg.check.timeout, cfg.check.max_memory_mb) as pool:
-        base = Path(starting_model(cfg.model, task, cfg.seed, pool))
         pinned = pinned_model(run, "starting_model")
-        if pinned is not None and pinned["hash"] != (digest := tree_hash(base)):
-            raise RunDirError(model_mismatch(run, "starting_model", pinned, digest, base))
+        if pinned is not None and Path(pinned["path"]).is_dir() and tree_hash(Path(pinned["path"])) == pinned["hash"]:
+            base, digest = Path(pinned["path"]), pinned["hash"]  # the pinned model itself: no cold start to redo
+        else:
+            base = Path(starting_model(cfg.model, task, cfg.seed, pool))
+            digest = tree_hash(base)
+            if pinned is not None and pinned["hash"] != digest:
+                raise RunDirError(model_mismatch(run, "starting_model", pinned, digest, base))
         policy, evaluate = Policy(base, cfg, run), Evaluation(cfg, task, pool, problems)
+        scorer: list[verifiers.Scorer] = []  # loaded on the first iteration whose scores are not cached
+
+        def load_scorer() -> verifiers.Scorer:
+            if not scorer:
+                policy.release()  # the generator's model goes before the verifier's comes
+                scorer.append(verifiers.load(verifier, base, cfg.model, digest))
+            return scorer[0]
+
         for t in iterations:
             f = out / f"iter_{t:03d}.jsonl"
             if not f.exists():
                 log.info("iteration %d: %d eval problems x (greedy + %d samples at T=%g)", t, len(problems),
                          e.samples, e.temperature)
-                atomic_write_jsonl(f, [s.to_dict() for s in evaluate.attempts(policy, t)])
+                t0 = time.perf_counter()
+                rows_t = [s.to_dict() for s in evaluate.attempts(policy, t)]
+                atomic_write_json(out / f"iter_{t:03d}.seconds.json", {"eval": round(time.perf_counter() - t0, 2)})
+                atomic_write_jsonl(f, rows_t)
             records = [Sample.from_dict(r) for r in read_jsonl(f)]
-            rows.append({"iteration": t, **evaluation.accuracy(problems, records, task, pool, e.k)})
-            log.info("iteration %d: greedy %.3f | %s", t, rows[-1]["eval/accuracy"],
-                     " ".join(f"maj@{k} {rows[-1][f'eval/maj@{k}']:.3f} pass@{k} {rows[-1][f'eval/pass@{k}']:.3f}"
-                              for k in e.k))
+            row: dict[str, Any] = {"iteration": t}
+            scores = None
+            if verifier is not None:
+                sampled = [s for s in records if s.index > 0]
+                scores, cost = verifiers.cached_scores(out / "scores" / verifier.name / f"iter_{t:03d}.jsonl",
+                                                       sampled, load_scorer, desc=f"score {t}")
+                row |= {f"eval/score_{k}": v for k, v in cost.items()}
+            row |= evaluation.accuracy(problems, records, task, pool, e.k, scores)
+            sampled_tokens = [s.tokens for s in records if s.index > 0]
+            if sampled_tokens:  # a sampled attempt's mean length: the tokens axis of the figure
+                row["eval/sample_tokens"] = round(sum(sampled_tokens) / len(sampled_tokens), 3)
+            timing = out / f"iter_{t:03d}.seconds.json"
+            if timing.is_file():
+                row["eval/seconds"] = json.loads(timing.read_text())["eval"]
+            rows.append(row)
+            log.info("iteration %d: greedy %.3f | %s", t, row["eval/accuracy"],
+                     " ".join(f"{m}@{k} {row[f'eval/{m}@{k}']:.3f}" for k in e.k
+                              for m in ("maj", "pass", "bon", "wmaj") if f"eval/{m}@{k}" in row))
     return rows, out

@@ -13,6 +13,18 @@ Three measures, each a per-problem value in [0, 1] averaged over the problems:
   not vote. With n samples, maj@k averages the n // k disjoint blocks of k samples, so
   maj@1 equals the mean sample accuracy (pass@1).
 
+With a verifier's score for every sampled attempt (star.verifiers), two more, block-averaged
+as maj@k is:
+
+- bon@k (best-of-k): the top-scored of k samples is correct (a tie goes to the sample
+  seen first);
+- wmaj@k (verifier-weighted majority): the answer whose samples carry the most weight wins,
+  answers grouped by the checker's equivalence as maj@k groups them, a sample's weight
+  exp(score - the block's top score). Both verifier objectives are Bradley-Terry models
+  (a pair's preference is sigmoid(score_a - score_b)), so exp(score) is a sample's
+  strength and an answer's weight its share of the block's strength: a flat verifier
+  gives maj@k, a sharp one bon@k.
+
 Held-out problems: an eval problem whose `meta["held_out"]` (`HELD_OUT`) is False has a
 question the task also trains on (too small a group to keep apart, e.g. 1-digit sums);
 when there are such problems, the greedy accuracy over the held-out ones alone is reported
@@ -193,6 +205,46 @@ def majority_values(problems: Sequence[Problem], labels_by_problem: Mapping[str,
     return out
 
 
+def best_of_values(problems: Sequence[Problem], samples: Sequence[Sample], scores: Sequence[float],
+                   k: int) -> dict[str, float]:
+    """bon@k per problem: the share of the n // k disjoint blocks of k samples (in sample order)
+    whose top-scored sample is correct; `scores` are aligned with `samples`."""
+    by_problem: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+    for s, score in zip(samples, scores, strict=True):
+        by_problem[s.problem_id].append((score, s.verdict is Verdict.CORRECT))
+    out = {}
+    for p in problems:
+        ranked = by_problem[p.id]
+        blocks = [ranked[i:i + k] for i in range(0, len(ranked) - k + 1, k)]
+        # max() keeps the first of equal scores: a tie goes to the sample seen first
+        out[p.id] = sum(max(block, key=lambda x: x[0])[1] for block in blocks) / len(blocks)
+    return out
+
+
+def weighted_majority_correct(labels: Sequence[int | None], scores: Sequence[float]) -> bool:
+    """Does the gold answer carry the most weight? A sample weighs exp(score - the top score);
+    None does not vote; a tie goes to the label seen first."""
+    voting = [(label, score) for label, score in zip(labels, scores, strict=True) if label is not None]
+    if not voting:
+        return False
+    top = max(score for _, score in voting)
+    weight: dict[int, float] = {}
+    for label, score in voting:  # dicts keep first-seen order; max() keeps the first of equals
+        weight[label] = weight.get(label, 0.0) + math.exp(score - top)
+    return max(weight, key=weight.__getitem__) == GOLD
+
+
+def weighted_majority_values(problems: Sequence[Problem], labels_by_problem: Mapping[str, Sequence[int | None]],
+                             scores_by_problem: Mapping[str, Sequence[float]], k: int) -> dict[str, float]:
+    """wmaj@k per problem: the share of the n // k disjoint blocks of k weighted votes that the gold wins."""
+    out = {}
+    for p in problems:
+        votes, scores = labels_by_problem[p.id], scores_by_problem[p.id]
+        blocks = [(votes[i:i + k], scores[i:i + k]) for i in range(0, len(votes) - k + 1, k)]
+        out[p.id] = sum(weighted_majority_correct(v, w) for v, w in blocks) / len(blocks)
+    return out
+
+
 def _check_k(problems: Sequence[Problem], samples: Sequence[Sample], ks: Sequence[int]) -> None:
     counts = Counter(s.problem_id for s in samples)
     n = min((counts[p.id] for p in problems), default=0)
@@ -239,33 +291,43 @@ def counts(problems: Sequence[Problem], task: Task) -> dict[str, int]:
 
 
 def sampled_metrics(problems: Sequence[Problem], samples: Sequence[Sample], task, pool,
-                    ks: Sequence[int]) -> dict[str, float]:
+                    ks: Sequence[int], scores: Sequence[float] | None = None) -> dict[str, float]:
     """maj@k and pass@k for every k in `ks`, overall and per group, from n >= max(ks) samples
-    per problem (all at one temperature, in sample order)."""
+    per problem (all at one temperature, in sample order); with a verifier's `scores` (aligned
+    with `samples`), bon@k and wmaj@k too."""
     _check_k(problems, samples, ks)
     votes: dict[str, list[int | None]] = defaultdict(list)
+    weights: dict[str, list[float]] = defaultdict(list)
     for s, label in zip(samples, vote_labels(samples, task.checker, pool), strict=True):
         votes[s.problem_id].append(label)
+    for s, score in zip(samples, scores if scores is not None else [0.0] * len(samples), strict=True):
+        weights[s.problem_id].append(score)
     out: dict[str, float] = {}
     for k in sorted(set(ks)):
         out |= summarize(f"maj@{k}", problems, majority_values(problems, votes, k), task)
         out |= summarize(f"pass@{k}", problems, pass_values(problems, samples, k), task)
+        if scores is not None:
+            out |= summarize(f"bon@{k}", problems, best_of_values(problems, samples, scores, k), task)
+            out |= summarize(f"wmaj@{k}", problems, weighted_majority_values(problems, votes, weights, k), task)
     return out
 
 
 def accuracy(problems: Sequence[Problem], samples: Sequence[Sample], task, pool=None,
-             ks: Sequence[int] = ()) -> dict[str, float]:
+             ks: Sequence[int] = (), scores: Mapping[tuple[str, int], float] | None = None) -> dict[str, float]:
     """The evaluation part of a metrics row, from an iteration's eval.jsonl: greedy accuracy,
     maj@k and pass@k for `ks` when it holds sampled attempts, generated tokens, and the
     accuracy over the held-out problems where some are not (`held_out_accuracy`). `pool`
-    (a CheckPool) is needed only to group the votes of sampled attempts."""
+    (a CheckPool) is needed only to group the votes of sampled attempts. With a verifier's
+    `scores` of the sampled attempts, keyed by (problem id, index in eval.jsonl), bon@k and
+    wmaj@k too."""
     greedy, sampled = split(samples)
     out: dict[str, float] = counts(problems, task)
     values = greedy_values(problems, greedy)
     out |= summarize("accuracy", problems, values, task)
     out |= held_out_accuracy(problems, values)
     if sampled:  # without `ks`, k is all the samples: maj@n and pass@n
-        out |= sampled_metrics(problems, sampled, task, pool, ks or [max(s.index for s in sampled) + 1])
+        aligned = None if scores is None else [scores[(s.problem_id, s.index + 1)] for s in sampled]
+        out |= sampled_metrics(problems, sampled, task, pool, ks or [max(s.index for s in sampled) + 1], aligned)
     out["eval/tokens"] = sum(s.tokens for s in samples)
     return out
 

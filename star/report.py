@@ -382,40 +382,78 @@ def _styles(runs: Sequence[Run]) -> tuple[list[str], list[str]]:
 
 
 # -- star eval: accuracy against the number of samples -------------------------------------------
+SCALING = ("maj", "bon", "wmaj", "pass")  # the measures at k, in the table's and the figure's order
+
+
+def _scaled(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The measures at k the rows have (bon@k and wmaj@k only with a verifier)."""
+    return [m for m in SCALING if any(k.startswith(f"eval/{m}@") for r in rows for k in r)]
+
+
+def tokens_per_problem(row: dict[str, Any], k: int) -> float | None:
+    """Generated tokens per problem for k sampled attempts: k times a sampled attempt's mean
+    length (`eval/sample_tokens`, which star eval adds to its rows)."""
+    mean = row.get("eval/sample_tokens")
+    return None if mean is None else k * mean
+
+
 def scaling_table(rows: Sequence[dict[str, Any]], ks: Sequence[int], fmt: str = "text") -> str:
-    """Per iteration: greedy accuracy, then maj@k and pass@k for each k, overall with 95%
-    intervals, per group as `maj / pass`."""
-    gs = row_groups(rows)
-    header = ["iter", "k", "maj@k", "pass@k", *gs]
+    """Per iteration: greedy accuracy, then maj@k and pass@k (with a verifier's scores, bon@k and
+    wmaj@k too) for each k, overall with 95% intervals, per group as `maj / ... / pass`; the
+    cost of generation and of scoring under the table."""
+    gs, ms = row_groups(rows), _scaled(rows)
+    header = ["iter", "k", *(f"{m}@k" for m in ms), *gs]
     body = []
     for r in rows:
-        body.append([str(r["iteration"]), "greedy", cell(r, "accuracy"), "", *(cell(r, "accuracy", g) for g in gs)])
+        body.append([str(r["iteration"]), "greedy", cell(r, "accuracy"), *[""] * (len(ms) - 1),
+                     *(cell(r, "accuracy", g) for g in gs)])
         for k in sorted(ks):
-            body.append([str(r["iteration"]), str(k), cell(r, f"maj@{k}"), cell(r, f"pass@{k}"),
-                         *(f"{cell(r, f'maj@{k}', g).split()[0]} / {cell(r, f'pass@{k}', g).split()[0]}"
-                           for g in gs)])
-    note = ("Eval accuracy in % against the number of samples k: greedy decoding, maj@k (majority "
-            "vote over k samples) and pass@k (any of k samples correct), each with its 95% Wilson "
-            "interval overall; per group: maj@k / pass@k.")
-    return "\n".join([note, "", _markdown(header, body) if fmt == "markdown" else _text(header, body), ""])
+            body.append([str(r["iteration"]), str(k), *(cell(r, f"{m}@{k}") for m in ms),
+                         *(" / ".join(cell(r, f"{m}@{k}", g).split()[0] for m in ms) for g in gs)])
+    names = {"maj": "maj@k (majority vote over k samples)", "pass": "pass@k (any of k samples correct)",
+             "bon": "bon@k (the verifier's top-scored of k samples)",
+             "wmaj": "wmaj@k (votes weighted by the verifier's scores)"}
+    note = ("Eval accuracy in % against the number of samples k: greedy decoding, "
+            + ", ".join(names[m] for m in ms) + ", each with its 95% Wilson interval overall; per group: "
+            + " / ".join(f"{m}@k" for m in ms) + ".")
+    lines = [note, "", _markdown(header, body) if fmt == "markdown" else _text(header, body), ""]
+    costs = [f"iter {r['iteration']}: {cost_line(r)}" for r in rows
+             if "eval/score_candidates" in r or "eval/seconds" in r]
+    return "\n".join(lines + (costs + [""] if costs else []))
 
 
-def plot_scaling(rows: Sequence[dict[str, Any]], ks: Sequence[int], title: str = "") -> bytes:
-    """PNG: a panel per group (overall first); per iteration, maj@k (solid, with its 95% band)
-    and pass@k (dashed) against k on a log scale, and greedy accuracy (dotted)."""
+def cost_line(row: dict[str, Any]) -> str:
+    """Generation's cost (generated tokens, seconds) beside the verifier's (candidates, forward tokens, seconds)."""
+    gen = f"generation {_count(row.get('eval/tokens'))} tokens" + (
+        f" in {row['eval/seconds']:.1f} s" if "eval/seconds" in row else "")
+    if "eval/score_candidates" not in row:
+        return gen
+    return (gen + f"; scoring {_count(row['eval/score_candidates'])} candidates, "
+            f"{_count(row['eval/score_tokens'])} forward-pass tokens in {row['eval/score_seconds']:.1f} s")
+
+
+def plot_scaling(rows: Sequence[dict[str, Any]], ks: Sequence[int], title: str = "", x: str = "k") -> bytes:
+    """PNG: a panel per group (overall first); per iteration, maj@k (solid, with its 95% band),
+    bon@k (dash-dot) and wmaj@k (dotted, thick) where a verifier scored the samples, pass@k
+    (dashed), and greedy accuracy (dotted), against k on a log scale (`x="k"`) or against the
+    generated tokens per problem (`x="tokens"`: k times a sampled attempt's mean length)."""
     ks = sorted(ks)
-    gs = ["", *row_groups(rows)]
+    gs, ms = ["", *row_groups(rows)], _scaled(rows)
+    style = {"maj": ("-", 1.5), "bon": ("-.", 1.5), "wmaj": (":", 2.5), "pass": ("--", 1.5)}
     grid: dict[str, list[Line]] = {}
     for g in gs:
         lines = []
         for i, r in enumerate(rows):
             color, it = f"C{i % 10}", r["iteration"]
-            lines.append(Line(f"iter {it} maj@k", ks, [r.get(_key(f"maj@{k}", g)) for k in ks],
-                              [r.get(_key(f"maj@{k}_lo", g)) for k in ks], [r.get(_key(f"maj@{k}_hi", g)) for k in ks],
-                              color))  # pass@k's band would hide maj@k's: the table has its interval
-            lines.append(Line(f"iter {it} pass@k", ks, [r.get(_key(f"pass@{k}", g)) for k in ks], color=color,
-                              style="--"))
-            lines.append(Line(f"iter {it} greedy", ks, [r.get(_key("accuracy", g))] * len(ks), color=color, style=":",
+            xs = [float(k) for k in ks] if x == "k" else [tokens_per_problem(r, k) or 0.0 for k in ks]
+            for m in ms:
+                band = m == "maj"  # the others' bands would hide maj@k's: the table has their intervals
+                lines.append(Line(f"iter {it} {m}@k", xs, [r.get(_key(f"{m}@{k}", g)) for k in ks],
+                                  [r.get(_key(f"{m}@{k}_lo", g)) for k in ks] if band else None,
+                                  [r.get(_key(f"{m}@{k}_hi", g)) for k in ks] if band else None,
+                                  color, *style[m]))
+            lines.append(Line(f"iter {it} greedy", xs, [r.get(_key("accuracy", g))] * len(ks), color=color, style=":",
                               width=1))
         grid[g or "overall"] = lines
-    return plot_panels(grid, xlabel="samples k", title=title, log2x=True)
+    xlabel = "samples k" if x == "k" else "generated tokens per problem"
+    return plot_panels(grid, xlabel=xlabel, title=title, log2x=True, point_ticks=x == "k")

@@ -19,13 +19,14 @@ FLOORS: dict[int, tuple[str, ...]] = {
     1: ("gguf",),
     2: ("config",),
     3: ("models", "generation", "evaluation", "filtering", "rationalization"),
-    4: ("training", "vllm_generator", "ray_generator", "report", "attempts", "labels", "curriculum", "rewards", "process"),
+    4: ("training", "vllm_generator", "ray_generator", "report", "attempts", "labels", "curriculum", "rewards", "process",
+        "verifiers"),
     5: ("train_process", "cold_start", "policy", "tracking", "iteration"),
     6: ("committee",),
     7: ("loop",),
     8: ("grpo",),
     9: ("pipeline",),
-    10: ("cli", "check_cli", "task_cli", "report_cli", "eval_cli", "export_cli"),
+    10: ("cli", "check_cli", "task_cli", "report_cli", "eval_cli", "export_cli", "verifier_cli"),
 }
 FLOOR = {m: f for f, mods in FLOORS.items() for m in mods}
 MODULES = sorted(p.stem for p in (ROOT / "star").glob("*.py"))
