@@ -171,13 +171,12 @@ class VerifierConfig:
     run's config: `star verifier` reads these as verifier.* overrides."""
 
     objective: str = "dpo"  # dpo: V-STaR's DPO verifier (TRL's DPOTrainer) | orm: a value head (TRL's RewardTrainer)
-    beta: float = 0.1  # dpo: the score is beta * (log pi(y|x) - log pi_ref(y|x)), pi_ref the starting model
-    sft_weight: float = 0.0  # dpo: + this x the chosen completions' NLL (RPO), so their likelihood does not sink
-    steps: int = 100  # optimizer steps
-    batch_size: int = 8  # pairs per step
-    lr: float = 1e-4
+    beta: float = 1.0  # dpo: the score is beta * (log pi(y|x) - log pi_ref(y|x)), pi_ref the starting model
+    steps: int = 150  # optimizer steps (the demo's seed 0: 150 x 16 pairs is about one pass over its pairs)
+    batch_size: int = 16  # pairs per step
+    lr: float = 3e-4
     warmup_steps: int = 5
-    pairs_per_problem: int = 4  # (correct, incorrect) pairs of one problem, drawn seeded
+    pairs_per_problem: int = 8  # (correct, incorrect) pairs of one problem, drawn seeded
     hinted: bool = True  # hinted samples count (their completions, under the unhinted prompt)
     samples: int = 0  # extra samples per training problem from the run's models (star verifier --samples k)
     temperature: float = 0.7  # of the extra samples
@@ -457,8 +456,6 @@ def validate_verifier(v: VerifierConfig) -> None:
     for key in ("steps", "batch_size", "pairs_per_problem", "max_length"):
         if getattr(v, key) < 1:
             raise ConfigError(f"config error: verifier.{key}={getattr(v, key)} must be >= 1")
-    if v.sft_weight < 0:
-        raise ConfigError(f"config error: verifier.sft_weight={v.sft_weight} must be >= 0")
     if v.beta <= 0 or v.lr <= 0:
         raise ConfigError(f"config error: verifier.beta={v.beta} and verifier.lr={v.lr} must be > 0")
     if v.samples < 0 or (v.samples > 0 and v.temperature <= 0):

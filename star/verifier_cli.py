@@ -43,8 +43,8 @@ def main(argv: list[str]) -> int:
         "Train a verifier (V-STaR's DPO, or an outcome reward model) on a run's own checked training samples."))
     p.add_argument("run", metavar="RUN_DIR")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                   help="verifier.objective=dpo|orm, verifier.steps=100, verifier.beta=0.1, verifier.lr=1e-4, "
-                        "verifier.pairs_per_problem=4, verifier.hinted=true ...")
+                   help="verifier.objective=dpo|orm, verifier.steps=150, verifier.batch_size=16, verifier.beta=1.0, "
+                        "verifier.lr=3e-4, verifier.pairs_per_problem=8, verifier.hinted=true ...")
     p.add_argument("--iterations", "-i", default=None,
                    help="the iterations whose samples train it: 1-4, 1,3 or all (default: every finished one >= 1)")
     p.add_argument("--samples", type=int, default=None, metavar="K",

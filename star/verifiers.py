@@ -336,8 +336,7 @@ class DPO:
         device = device_for(model_cfg)
         tok = load_tokenizer(base, model_cfg)
         model = from_pretrained(base, model_cfg, device, place=False)
-        losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, cfg.sft_weight]} if cfg.sft_weight else {}
-        args = _trl_args(DPOConfig, cfg, out.parent / ".trainer", seed, device, model_cfg, beta=cfg.beta, **losses)
+        args = _trl_args(DPOConfig, cfg, out.parent / ".trainer", seed, device, model_cfg, beta=cfg.beta)
         trainer = DPOTrainer(model=model, args=args, train_dataset=_dataset(made), processing_class=tok,
                              peft_config=lora_config(cfg, "CAUSAL_LM"))
         return _run_trainer(trainer, out, made, "rewards/accuracies")
