@@ -12,7 +12,8 @@ with 95% intervals, as a table and a figure. Its files go to
 samples or their verdicts (the run's results-changing config with the overrides): samples
 per iteration are reused only by a later call with the same settings. metrics.jsonl is
 never touched. Overrides may change the eval.*, generator.* and check.* keys of the run's
-config, nothing that would change which model an iteration is.
+config, and task.* keys that leave the training pool and the worked examples as they are
+(a fresh eval set: `task.eval_seed=1`), nothing that would change which model an iteration is.
 
 `--verifier` (a folder, a folder name under RUN_DIR/verifier/, or an objective when the run
 has one verifier of it: `star verifier`) scores every sampled attempt once (star.verifiers;
@@ -57,7 +58,8 @@ from star.rundir import (
 from star.types import Sample
 
 log = logging.getLogger("star")
-OVERRIDABLE = ("eval.", "generator.", "check.")
+# task.* too, as long as the training side stays the run's (a fresh eval set: task.eval_seed=1)
+OVERRIDABLE = ("eval.", "generator.", "check.", "task.")
 
 
 def main(argv: list[str]) -> int:
@@ -117,14 +119,26 @@ def run_config(run: Path, overrides: list[str]) -> tuple[Config, Any]:
     if not any(o.startswith("eval.samples=") for o in overrides):  # n = max(k), unless asked for more
         ks = OmegaConf.from_dotlist(dotlist).eval.k
         dotlist.append(f"eval.samples={max(ks) if ks else 0}")
-    composed = OmegaConf.merge(OmegaConf.load(run / "config.yaml"), OmegaConf.from_dotlist(dotlist))
+    original = OmegaConf.load(run / "config.yaml")
+    composed = OmegaConf.merge(original, OmegaConf.from_dotlist(dotlist))
     try:
         cfg = to_config(composed)
         if not cfg.eval.k:
             raise ConfigError("eval.k is empty: give the numbers of samples to compare, e.g. eval.k=1,4,16")
-        return cfg, make_task(composed.task)
+        task = make_task(composed.task)
+        if composed.task != original.task and _training_side(task) != _training_side(make_task(original.task)):
+            raise ConfigError("config error: the task.* overrides change the training problems or the worked "
+                              "examples, so the run's models were not trained on this task; only keys that "
+                              "leave them as they are (e.g. task.eval_seed) may change")
+        return cfg, task
     except ConfigError as e:
         raise ValueError(str(e)) from None
+
+
+def _training_side(task: Any) -> str:
+    """A fingerprint of what trained the run's models: the STaR pool and the worked examples."""
+    rows = [p.to_dict() for p in task.load("train")] + [[p.to_dict(), c] for p, c in task.seed_rationales()]
+    return json.dumps(rows, sort_keys=True, default=str)
 
 
 def settings_dir(run: Path, cfg: Config) -> Path:
