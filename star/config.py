@@ -182,6 +182,11 @@ class VerifierConfig:
     temperature: float = 0.7  # of the extra samples
     max_length: int = 512  # tokens of prompt + completion; longer pairs are truncated (dpo) or dropped (orm)
     lora: LoraConfig = field(default_factory=LoraConfig)
+    # objective=prm (star/prm.py): step labels from rollouts (Math-Shepherd), a token-classification head
+    rollouts: int = 4  # prm: completions drawn from each step prefix (at verifier.temperature)
+    step_label: str = "soft"  # prm: soft (the share of rollouts reaching the gold answer) | hard (any does)
+    solutions_per_problem: int = 4  # prm: distinct completions of a training problem whose steps are labeled
+    aggregate: str = "min"  # prm: a solution's score from its step scores: min | last
 
 
 @dataclass
@@ -451,9 +456,15 @@ def validate_grpo(cfg: Config) -> None:
 
 def validate_verifier(v: VerifierConfig) -> None:
     """verifier.* (star verifier): choices and ranges, named by key."""
-    if v.objective not in ("dpo", "orm"):
-        raise ConfigError(f"config error: verifier.objective={v.objective!r} is not one of dpo, orm")
-    for key in ("steps", "batch_size", "pairs_per_problem", "max_length"):
+    if v.objective not in ("dpo", "orm", "prm"):
+        raise ConfigError(f"config error: verifier.objective={v.objective!r} is not one of dpo, orm, prm")
+    if v.step_label not in ("soft", "hard") or v.aggregate not in ("min", "last"):
+        raise ConfigError(f"config error: verifier.step_label={v.step_label!r} (soft | hard) or "
+                          f"verifier.aggregate={v.aggregate!r} (min | last) is not a choice")
+    if v.objective == "prm" and v.temperature <= 0:
+        raise ConfigError(f"config error: verifier.objective=prm draws its rollouts at verifier.temperature, "
+                          f"which must be > 0 (now {v.temperature})")
+    for key in ("steps", "batch_size", "pairs_per_problem", "max_length", "rollouts", "solutions_per_problem"):
         if getattr(v, key) < 1:
             raise ConfigError(f"config error: verifier.{key}={getattr(v, key)} must be >= 1")
     if v.beta <= 0 or v.lr <= 0:

@@ -44,6 +44,19 @@ file (star eval: beside its samples in eval_k/<settings>/). A process reward mod
 objective: token classification, step scores aggregated per candidate) is one more entry
 in OBJECTIVES with its own `train` and `load`; storage, key, resume, caching and the
 scoring interface are this module's.
+
+- prm: a process reward model (star.prm makes its data: steps labeled from rollouts, Math-
+  Shepherd style). TRL 1.16 has no PRM trainer: its experimental PRMTrainer was removed
+  upstream (huggingface/trl#7133, TRL > 1.13), and `trl.experimental.prm` is absent here. So
+  the PRM is a one-output token-classification head (AutoModelForTokenClassification, the
+  LoRA adapter and the head trained together, peft's TOKEN_CLS) under transformers'
+  Trainer, with a binary cross-entropy on each step's last token against the step's (soft
+  or hard) label, as TRL's PRMTrainer did. Its folder holds steps.jsonl (the labeled
+  steps) in place of pairs.jsonl. A candidate's steps are scored in one forward pass
+  (sigmoid of the head at each step's last token); its score is their min or the last
+  (verifier.aggregate). Steps are the completion cut after each task delimiter
+  (`task.step_delimiter`, default a newline: `split_steps`), tokenized one by one, so
+  a step's last token is the same in training and scoring whatever the tokenizer merges.
 """
 
 from __future__ import annotations
@@ -185,6 +198,29 @@ def folder_for(run: Path, cfg: VerifierConfig, key: str) -> Path:
     return Path(run) / FOLDER / f"{cfg.objective}-{key[:12]}"
 
 
+def split_steps(completion: str, delimiter: str = "\n") -> list[str]:
+    """A completion's steps: cut after each `delimiter` (kept with the step before it, so the
+    steps join back to the completion); a step of whitespace alone joins the one before."""
+    out: list[str] = []
+    for piece in completion.split(delimiter):
+        out.append(piece + delimiter)
+    out[-1] = out[-1][: len(out[-1]) - len(delimiter)]
+    steps: list[str] = []
+    for piece in out:
+        if steps and not piece.strip():
+            steps[-1] += piece
+        elif piece:
+            steps.append(piece)
+    return steps
+
+
+def step_delimiter(task: Any) -> str:
+    """The task's step delimiter (`step_delimiter`, an attribute or a method), else a newline."""
+    d = getattr(task, "step_delimiter", None)
+    d = d() if callable(d) else d
+    return d if isinstance(d, str) and d else "\n"
+
+
 def info(folder: Path) -> dict[str, Any]:
     f = Path(folder) / INFO
     if not f.is_file():
@@ -194,7 +230,7 @@ def info(folder: Path) -> dict[str, Any]:
 
 def resolve(run: Path, name: str) -> Path:
     """A verifier named on the command line: a folder, a folder name under RUN/verifier/, or an
-    objective (dpo, orm) when the run has exactly one verifier of it."""
+    objective (dpo, orm, prm) when the run has exactly one verifier of it."""
     path = Path(name)
     if (path / INFO).is_file():
         return path
@@ -212,23 +248,26 @@ def resolve(run: Path, name: str) -> Path:
                                                      "`star verifier RUN`)"))
 
 
-def build(folder: Path, base: Path, made: Sequence[Pair], cfg: VerifierConfig, model_cfg: ModelConfig, seed: int,
+def build(folder: Path, base: Path, made: Sequence[Any], cfg: VerifierConfig, model_cfg: ModelConfig, seed: int,
           meta: Mapping[str, Any]) -> Path:
     """Train the verifier into `folder` unless it is there already (whole: atomic_dir; the
-    caller holds the lock of RUN/verifier/, which also clears a killed build's leftovers)."""
+    caller holds the lock of RUN/verifier/, which also clears a killed build's leftovers).
+    `made` is the objective's data (pairs, or star.prm's labeled steps), rows with to_dict."""
     if (folder / INFO).is_file():
         log.info("verifier %s: trained already", folder)
         return folder
+    objective = OBJECTIVES[cfg.objective]
     if not made:
-        raise ValueError("no preference pairs: no training problem has both a correct and an incorrect sample "
-                         "in the chosen iterations (more iterations, verifier.hinted=true, or extra samples: "
-                         "star verifier RUN --samples 4)")
+        raise ValueError(getattr(objective, "no_data", None) or (
+            "no preference pairs: no training problem has both a correct and an incorrect sample "
+            "in the chosen iterations (more iterations, verifier.hinted=true, or extra samples: "
+            "star verifier RUN --samples 4)"))
     with atomic_dir(folder) as tmp:
-        atomic_write_jsonl(tmp / "pairs.jsonl", [p.to_dict() for p in made])
-        stats = OBJECTIVES[cfg.objective].train(base, made, cfg, model_cfg, tmp / "adapter", seed)
+        atomic_write_jsonl(tmp / getattr(objective, "data_file", "pairs.jsonl"), [p.to_dict() for p in made])
+        stats = objective.train(base, made, cfg, model_cfg, tmp / "adapter", seed)
         atomic_write_json(tmp / "train_log.json", stats)
         atomic_write_json(tmp / INFO, {**meta, "objective": cfg.objective, "config": asdict(cfg), "seed": seed,
-                                       "train": {k: stats[k] for k in ("steps", "seconds", "pairs")}})
+                                       "train": {k: stats[k] for k in ("steps", "seconds", "pairs") if k in stats}})
     return folder
 
 
@@ -255,7 +294,8 @@ def _trl_args(config_cls: type, cfg: VerifierConfig, out: Path, seed: int, devic
         lr_scheduler_type="constant_with_warmup", warmup_steps=min(cfg.warmup_steps, cfg.steps), logging_steps=1,
         save_strategy="no", report_to="none", disable_tqdm=True, log_level="warning", seed=seed, data_seed=seed,
         dataloader_num_workers=0, use_cpu=device.type == "cpu", bf16=dtype_for(model_cfg, device) == torch.bfloat16,
-        max_length=cfg.max_length, **{checkpointing: False}, **extra)  # TRL's default is on: slower at this size
+        **({"max_length": cfg.max_length} if "max_length" in names else {}),  # TRL's configs; not Trainer's
+        **{checkpointing: False}, **extra)  # TRL's default is on: slower at this size
 
 
 def lora_config(cfg: VerifierConfig, task_type: str):
@@ -376,16 +416,19 @@ class ORM:
         return ORMScorer(model, tok)
 
 
-def value_model(base: Path, model_cfg: ModelConfig, device: torch.device, tok: Any):
+def value_model(base: Path, model_cfg: ModelConfig, device: torch.device, tok: Any, per_token: bool = False):
     """The starting model with a one-output value head (AutoModelForSequenceClassification,
-    num_labels=1): what the ORM trains and scores with. The head is the one new weight; its
+    num_labels=1): what the ORM trains and scores with; with `per_token`, one output per
+    token (AutoModelForTokenClassification: the PRM's). The head is the one new weight; its
     'missing from the checkpoint' report is expected and silenced."""
     import transformers
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
+    auto = AutoModelForTokenClassification if per_token else AutoModelForSequenceClassification
     if model_cfg.quantization != "none":
-        raise ValueError(f"verifier.objective=orm with model.quantization={model_cfg.quantization}: a quantized "
-                         "value-head model is not supported; use verifier.objective=dpo")
+        raise ValueError(f"verifier.objective={'prm' if per_token else 'orm'} with model.quantization="
+                         f"{model_cfg.quantization}: a quantized value-head model is not supported; use "
+                         "verifier.objective=dpo")
     kwargs: dict[str, Any] = {"dtype": dtype_for(model_cfg, device), "trust_remote_code": model_cfg.trust_remote_code,
                               "num_labels": 1}
     if model_cfg.attn_implementation:
@@ -393,14 +436,114 @@ def value_model(base: Path, model_cfg: ModelConfig, device: torch.device, tok: A
     level = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(str(base), **kwargs)
+        model = auto.from_pretrained(str(base), **kwargs)
     finally:
         transformers.logging.set_verbosity(level)
     model.config.pad_token_id = tok.pad_token_id  # the head reads the last token that is not padding
     return model.to(device)
 
 
-OBJECTIVES: dict[str, Objective] = {"dpo": DPO(), "orm": ORM()}
+class PRM:
+    """A process reward model: a per-token value head, read at each step's last token
+    (transformers' Trainer: TRL 1.16 has no PRM trainer; see the module docstring)."""
+
+    data_file = "steps.jsonl"
+    no_data = ("no labeled steps: no training problem has a sample to label in the chosen iterations "
+               "(more iterations, or verifier.hinted=true)")
+
+    def train(self, base: Path, made: Sequence[Any], cfg: VerifierConfig, model_cfg: ModelConfig, out: Path,
+              seed: int) -> dict[str, Any]:
+        from peft import get_peft_model
+        from transformers import TrainingArguments, set_seed
+
+        device = device_for(model_cfg)
+        tok = load_tokenizer(base, model_cfg)
+        set_seed(seed)  # the head is initialized at random when the model loads
+        model = get_peft_model(value_model(base, model_cfg, device, tok, per_token=True),
+                               lora_config(cfg, "TOKEN_CLS"))
+        rows = []
+        for e in made:
+            ids, ends = encode_steps(tok, e.prompt, e.steps)
+            labels = [-100.0] * len(ids)
+            for end, label in zip(ends, e.labels, strict=True):
+                labels[end] = float(label)
+            if any(x >= 0 for x in labels[: cfg.max_length]):  # a step ends within verifier.max_length
+                rows.append({"input_ids": ids[: cfg.max_length], "labels": labels[: cfg.max_length]})
+        args = _trl_args(TrainingArguments, cfg, out.parent / ".trainer", seed, device, model_cfg,
+                         remove_unused_columns=False)
+        trainer = _StepTrainer(model=model, args=args, train_dataset=rows, data_collator=_StepCollator(tok.pad_token_id))
+        return _run_trainer(trainer, out, made, "step_accuracy")
+
+    def load(self, base: Path, folder: Path, meta: Mapping[str, Any], model_cfg: ModelConfig) -> Scorer:
+        from peft import PeftModel
+
+        tok = load_tokenizer(base, model_cfg)
+        model = value_model(base, model_cfg, device_for(model_cfg), tok, per_token=True)
+        model = PeftModel.from_pretrained(model, str(folder / "adapter")).eval()
+        return PRMScorer(model, tok, meta.get("delimiter", "\n"), meta["config"].get("aggregate", "min"))
+
+
+def encode_steps(tokenizer: Any, prompt: str, steps: Sequence[str]) -> tuple[list[int], list[int]]:
+    """prompt's tokens, then each step's own (tokenized alone); and each step's last position."""
+    ids = list(tokenizer(prompt).input_ids)
+    ends = []
+    for step in steps:
+        ids += tokenizer(step, add_special_tokens=False).input_ids
+        ends.append(len(ids) - 1)
+    return ids, ends
+
+
+class _StepCollator:
+    """Right-pads input ids (the pad id) and labels (-100: no step ends there)."""
+
+    def __init__(self, pad: int):
+        self.pad = pad
+
+    def __call__(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
+        width = max(len(r["input_ids"]) for r in rows)
+        ids = torch.full((len(rows), width), self.pad, dtype=torch.long)
+        labels = torch.full((len(rows), width), -100.0)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            n = len(r["input_ids"])
+            ids[i, :n], labels[i, :n], mask[i, :n] = torch.tensor(r["input_ids"]), torch.tensor(r["labels"]), 1
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def _step_trainer_cls():
+    from transformers import Trainer
+
+    class StepTrainer(Trainer):
+        """Binary cross-entropy of the head at each step's last token against its label (soft or
+        hard); logs the share of steps on the right side of 0.5 as step_accuracy."""
+
+        def __init__(self, *a: Any, **kw: Any):
+            super().__init__(*a, **kw)
+            self._hits: list[float] = []
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            labels = inputs.pop("labels")
+            outputs = model(**inputs, use_cache=False)
+            logits = outputs.logits[..., 0].float()
+            keep = labels >= 0
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits[keep], labels[keep])
+            self._hits.append(float(((logits[keep] > 0) == (labels[keep] >= 0.5)).float().mean()))
+            return (loss, outputs) if return_outputs else loss
+
+        def log(self, logs: dict[str, float], *a: Any, **kw: Any) -> None:
+            if "loss" in logs and self._hits:
+                logs = {**logs, "step_accuracy": sum(self._hits) / len(self._hits)}
+                self._hits = []
+            super().log(logs, *a, **kw)
+
+    return StepTrainer
+
+
+def _StepTrainer(**kw: Any) -> Any:  # noqa: N802 - a class, built when transformers' Trainer is first needed
+    return _step_trainer_cls()(**kw)
+
+
+OBJECTIVES: dict[str, Objective] = {"dpo": DPO(), "orm": ORM(), "prm": PRM()}
 
 
 # -- scoring ----------------------------------------------------------------------------------------
@@ -430,14 +573,18 @@ class Scorer:
             n += 1
         return ids, n
 
-    @torch.inference_mode()
     def score(self, prompts: Sequence[str], completions: Sequence[str], desc: str = "score") -> list[float]:
+        return [float(v) for v in self.forward([self.encode(p, c) for p, c in zip(prompts, completions, strict=True)],
+                                               desc)]
+
+    @torch.inference_mode()
+    def forward(self, encoded: Sequence[tuple[list[int], Any]], desc: str = "score") -> list[Any]:
+        """`batch`'s output per (ids, what batch needs of the row), batched by length, counted."""
         from tqdm.auto import tqdm
 
         t0 = time.perf_counter()
-        encoded = [self.encode(p, c) for p, c in zip(prompts, completions, strict=True)]
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i][0]))
-        out = [0.0] * len(encoded)
+        out: list[Any] = [0.0] * len(encoded)
         bar = tqdm(total=len(encoded), desc=desc, unit="cand", leave=False, disable=None)
         i = 0
         while i < len(order):
@@ -449,8 +596,8 @@ class Scorer:
                 x = encoded[j][0]
                 ids[r, :len(x)], mask[r, :len(x)] = torch.tensor(x), 1
             values = self.batch(ids.to(self.device), mask.to(self.device), [encoded[j][1] for j in batch])
-            for j, v in zip(batch, values.tolist(), strict=True):
-                out[j] = float(v)
+            for j, v in zip(batch, values if isinstance(values, list) else values.tolist(), strict=True):
+                out[j] = v
             self.tokens += int(mask.sum()) * self.passes
             bar.update(len(batch))
             i += len(batch)
@@ -497,6 +644,35 @@ class ORMScorer(Scorer):
 
     def batch(self, ids, mask, starts):
         return self.model(input_ids=ids, attention_mask=mask, use_cache=False).logits[:, 0].float()
+
+
+class PRMScorer(Scorer):
+    """A process reward model: the sigmoid of the head at each step's last token; a candidate's
+    score is their min or the last (`aggregate`); `step_scores` gives them all."""
+
+    def __init__(self, model: Any, tokenizer: Any, delimiter: str = "\n", aggregate: str = "min"):
+        super().__init__(model, tokenizer)
+        self.delimiter, self.aggregate = delimiter, aggregate
+
+    def encode(self, prompt: str, completion: str) -> tuple[list[int], list[int]]:
+        return encode_steps(self.tokenizer, prompt, split_steps(completion, self.delimiter))
+
+    def step_scores(self, prompts: Sequence[str], completions: Sequence[str], desc: str = "score") -> list[list[float]]:
+        return self.forward([self.encode(p, c) for p, c in zip(prompts, completions, strict=True)], desc)
+
+    def score(self, prompts: Sequence[str], completions: Sequence[str], desc: str = "score") -> list[float]:
+        return [aggregate(s, self.aggregate) for s in self.step_scores(prompts, completions, desc)]
+
+    def batch(self, ids, mask, ends):
+        p = torch.sigmoid(self.model(input_ids=ids, attention_mask=mask, use_cache=False).logits[..., 0].float())
+        return [[float(p[r, e]) for e in row] for r, row in enumerate(ends)]
+
+
+def aggregate(step_scores: Sequence[float], how: str = "min") -> float:
+    """A solution's score from its steps' (min: its weakest step; last: the final one); 0 with none."""
+    if not step_scores:
+        return 0.0
+    return float(min(step_scores) if how == "min" else step_scores[-1])
 
 
 def load(folder: Path, base: Path, model_cfg: ModelConfig, base_hash: str | None = None) -> Scorer:

@@ -21,7 +21,7 @@ FLOORS: dict[int, tuple[str, ...]] = {
     3: ("models", "generation", "evaluation", "filtering", "rationalization"),
     4: ("training", "vllm_generator", "ray_generator", "report", "attempts", "labels", "curriculum", "rewards", "process",
         "verifiers"),
-    5: ("train_process", "cold_start", "policy", "tracking", "iteration"),
+    5: ("train_process", "cold_start", "policy", "tracking", "iteration", "prm"),
     6: ("committee",),
     7: ("loop",),
     8: ("grpo",),

@@ -121,7 +121,7 @@ def test_resolve_a_verifier_by_folder_name_or_objective(tmp_path):
 
 def test_verifier_config_errors_name_the_key():
     assert to_config({"objective": "orm", "steps": 3}, VerifierConfig).steps == 3
-    for values, key in (({"objective": "prm"}, "verifier.objective"), ({"steps": 0}, "verifier.steps"),
+    for values, key in (({"objective": "mcts"}, "verifier.objective"), ({"steps": 0}, "verifier.steps"),
                         ({"beta": 0}, "verifier.beta"), ({"samples": 2, "temperature": 0}, "verifier.temperature")):
         with pytest.raises(ConfigError, match=key):
             to_config(values, VerifierConfig)
