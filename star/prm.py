@@ -43,6 +43,24 @@ log = logging.getLogger(__name__)
 
 
 # -- labels from rollouts ------------------------------------------------------------------------------
+class Counting:
+    """A generator that counts what it generates (completions, tokens) and its seconds."""
+
+    def __init__(self, generator: Generator):
+        self.generator, self.completions, self.tokens, self.seconds = generator, 0, 0, 0.0
+
+    def generate(self, prompts: Sequence[str], n: int = 1, **kw: Any) -> list[list[Any]]:
+        t0 = time.perf_counter()
+        out = self.generator.generate(prompts, n=n, **kw)
+        self.seconds += time.perf_counter() - t0
+        self.completions += sum(len(row) for row in out)
+        self.tokens += sum(c.tokens for row in out for c in row)
+        return out
+
+    def cost(self) -> dict[str, float]:
+        return {"completions": self.completions, "tokens": self.tokens, "seconds": round(self.seconds, 3)}
+
+
 @dataclass(frozen=True)
 class Solution:
     """A checked completion of a training problem whose steps are to be labeled."""
@@ -135,6 +153,7 @@ class Agreement:
     steps: int
     agree: int
     true_steps: int  # steps the task calls right (the base rate)
+    true_agree: int  # of them, the ones scored >= 0.5
     completions: int
     unaligned: int
     seconds: float = 0.0
@@ -144,13 +163,24 @@ class Agreement:
     def accuracy(self) -> float:
         return self.agree / self.steps if self.steps else float("nan")
 
+    @property
+    def balanced(self) -> float:
+        """The mean of the accuracies on right and on wrong steps: 0.5 for a constant guess,
+        whatever the base rate (nan when the steps are all right or all wrong)."""
+        false = self.steps - self.true_steps
+        if not self.true_steps or not false:
+            return float("nan")
+        return (self.true_agree / self.true_steps + (self.agree - self.true_agree) / false) / 2
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "accuracy": round(self.accuracy, 4) if self.steps else None}
+        b = self.balanced
+        return {**asdict(self), "accuracy": round(self.accuracy, 4) if self.steps else None,
+                "balanced_accuracy": None if b != b else round(b, 4)}
 
 
 def _agree(task: Any, problems: Mapping[str, Problem], completions: Sequence[tuple[str, Sequence[str]]],
            values: Sequence[Sequence[float]]) -> Agreement:
-    steps = agree = true = unaligned = 0
+    steps = agree = true = true_agree = unaligned = 0
     for (pid, cut), v in zip(completions, values, strict=True):
         verdicts = task.check_steps(problems[pid], "".join(cut))
         if verdicts is None or len(verdicts) != len(cut):
@@ -159,7 +189,8 @@ def _agree(task: Any, problems: Mapping[str, Problem], completions: Sequence[tup
         steps += len(cut)
         true += sum(map(bool, verdicts))
         agree += sum((x >= 0.5) == bool(ok) for x, ok in zip(v, verdicts, strict=True))
-    return Agreement(steps, agree, true, len(completions), unaligned)
+        true_agree += sum(x >= 0.5 and bool(ok) for x, ok in zip(v, verdicts, strict=True))
+    return Agreement(steps, agree, true, true_agree, len(completions), unaligned)
 
 
 def label_agreement(task: Any, problems: Mapping[str, Problem], made: Sequence[StepExample]) -> Agreement | None:
@@ -181,7 +212,7 @@ def step_agreement(task: Any, problems: Mapping[str, Problem], prompts: Sequence
     seconds = time.perf_counter() - t0
     a = _agree(task, problems, [(pid, split_steps(c, scorer.delimiter)) for pid, c in zip(ids, completions,
                                                                                         strict=True)], values)
-    return Agreement(a.steps, a.agree, a.true_steps, a.completions, a.unaligned, round(seconds, 3),
+    return Agreement(a.steps, a.agree, a.true_steps, a.true_agree, a.completions, a.unaligned, round(seconds, 3),
                      int(scorer.cost()["tokens"] - before["tokens"]))
 
 

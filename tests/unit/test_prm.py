@@ -113,6 +113,7 @@ def test_rollout_labels_agree_with_the_tasks_step_check():
     # task calls it right too (its answer line states a+b), so only b=3 after a=7 disagrees
     assert (a.steps, a.completions, a.unaligned) == (9, 3, 0)
     assert a.agree == 8 and a.true_steps == 6 and a.accuracy == pytest.approx(8 / 9)
+    assert a.true_agree == 5 and a.balanced == pytest.approx((5 / 6 + 3 / 3) / 2)
     assert prm.label_agreement(object(), {"p": PROBLEM}, made) is None
 
 
