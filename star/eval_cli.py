@@ -22,6 +22,15 @@ verifier-weighted majority (star.evaluation) to the rows, the table and the figu
 files are then named `scaling-<verifier>.*`. The scoring cost (candidates, forward-pass
 tokens, seconds) is reported beside generation's (generated tokens, and seconds where this
 call or an earlier one generated the samples).
+
+`--beam-search NAME` (a process reward model of the run: `star verifier RUN_DIR
+verifier.objective=prm`) adds step-level beam search (star.prm.beam_search): per eval
+problem, `--beam-width` beams, each expanded by `--expansions` candidate next steps sampled
+at eval.temperature up to the task's step delimiter, the top beams by the PRM's score kept,
+until an answer. Its results are kept in `<settings>/beam/<prm>-B<width>-n<expansions>/`;
+its accuracy and generated tokens per problem join the rows (eval/beam_*), and a table
+puts it beside maj@k, pass@k (and bon@k with --verifier) at k samples' generated tokens
+(k x a sample's mean length): the same axis (beam-<prm>.md/json).
 """
 
 from __future__ import annotations
@@ -35,15 +44,16 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from star import evaluation, report, verifiers
+from star import evaluation, prm, report, verifiers
 from star.checkers import CheckPool
 from star.cold_start import starting_model
 from star.config import Config, ConfigError, make_task, to_config
 from star.identity import tree_hash
-from star.iteration import Evaluation
+from star.iteration import Evaluation, seed_for
 from star.models import quiet_libraries
 from star.plots import to_csv
 from star.policy import Policy
+from star.prompting import render
 from star.rundir import (
     RunDirError,
     atomic_write_bytes,
@@ -55,7 +65,7 @@ from star.rundir import (
     pinned_model,
     read_jsonl,
 )
-from star.types import Sample
+from star.types import Sample, Verdict
 
 log = logging.getLogger("star")
 # task.* too, as long as the training side stays the run's (a fresh eval set: task.eval_seed=1)
@@ -73,6 +83,13 @@ def main(argv: list[str]) -> int:
     p.add_argument("--format", "-f", choices=("text", "markdown"), default="text")
     p.add_argument("--verifier", "-v", default=None, metavar="NAME",
                    help="rank the samples with a verifier of the run (star verifier): adds bon@k and wmaj@k")
+    p.add_argument("--beam-search", "-b", default=None, metavar="PRM",
+                   help="step-level beam search guided by a process reward model of the run (star verifier "
+                        "verifier.objective=prm): adds beam accuracy at its generated tokens")
+    p.add_argument("--beam-width", type=int, default=4, metavar="B", help="beams kept per problem (default 4)")
+    p.add_argument("--expansions", type=int, default=4, metavar="N",
+                   help="candidate next steps drawn per beam (default 4)")
+    p.add_argument("--max-steps", type=int, default=32, help="steps per beam at most (default 32)")
     args = p.parse_intermixed_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s %(levelname)s %(name)s] %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stderr)
@@ -82,11 +99,19 @@ def main(argv: list[str]) -> int:
         cfg, task = run_config(run, args.overrides)
         iterations = finished(run, args.iterations)
         verifier = verifiers.resolve(run, args.verifier) if args.verifier else None
+        beam = None
+        if args.beam_search:
+            beam = Search(verifiers.resolve(run, args.beam_search), args.beam_width, args.expansions, args.max_steps)
+            if verifiers.info(beam.prm)["objective"] != "prm":
+                raise ValueError(f"--beam-search {args.beam_search}: {beam.prm.name} is not a process reward model "
+                                 "(train one: star verifier RUN verifier.objective=prm)")
+            if min(args.beam_width, args.expansions, args.max_steps) < 1:
+                raise ValueError("--beam-width, --expansions and --max-steps must be >= 1")
     except (FileNotFoundError, ValueError) as e:
         print(f"star eval: {e}", file=sys.stderr)
         return 2
     try:
-        rows, out = scaling(run, cfg, task, iterations, verifier)
+        rows, out = scaling(run, cfg, task, iterations, verifier, beam)
     except (RunDirError, ValueError) as e:  # the run's starting model is not the one this machine builds
         print(f"star eval: {e}", file=sys.stderr)
         return 2
@@ -99,7 +124,95 @@ def main(argv: list[str]) -> int:
     atomic_write_bytes(out / f"{name}_tokens.png", report.plot_scaling(rows, cfg.eval.k, title=title, x="tokens"))
     sys.stdout.write(report.scaling_table(rows, cfg.eval.k, args.format))
     print(f"files: {out}/{name}.{{json,csv,md,png}}, {name}_tokens.png", file=sys.stderr)
+    if beam is not None:
+        table = beam_rows(rows, cfg.eval.k)
+        bname = f"beam-{beam.prm.name}-B{beam.width}-n{beam.expansions}"
+        atomic_write_json(out / f"{bname}.json", table)
+        atomic_write_text(out / f"{bname}.md", beam_table(table, "markdown", beam))
+        sys.stdout.write(beam_table(table, args.format, beam))
+        print(f"files: {out}/{bname}.{{json,md}}", file=sys.stderr)
     return 0
+
+
+class Search:
+    """--beam-search: the PRM's folder and the search's settings."""
+
+    def __init__(self, prm_folder: Path, width: int, expansions: int, max_steps: int):
+        self.prm, self.width, self.expansions, self.max_steps = prm_folder, width, expansions, max_steps
+
+    def name(self) -> str:
+        return f"{self.prm.name}-B{self.width}-n{self.expansions}" + (
+            f"-s{self.max_steps}" if self.max_steps != 32 else "")
+
+
+def beam_rows(rows: list[dict[str, Any]], ks: list[int]) -> list[dict[str, Any]]:
+    """Per iteration: beam search's accuracy at its generated tokens per problem, and each
+    sampling strategy's at k samples' tokens (k x a sample's mean length), on one axis."""
+    out = []
+    for r in rows:
+        if "eval/beam_accuracy" not in r:
+            continue
+        per = r.get("eval/sample_tokens")
+        out.append({"iteration": r["iteration"], "strategy": "beam", "tokens": r["eval/beam_tokens"],
+                    "accuracy": r["eval/beam_accuracy"], "interval": r.get("eval/beam_accuracy_ci")})
+        for k in sorted(ks):
+            for m in ("maj", "pass", "bon", "wmaj"):
+                if f"eval/{m}@{k}" in r:
+                    out.append({"iteration": r["iteration"], "strategy": f"{m}@{k}",
+                                "tokens": round(k * per, 1) if per else None, "accuracy": r[f"eval/{m}@{k}"],
+                                "interval": r.get(f"eval/{m}@{k}_ci")})
+    return out
+
+
+def beam_table(table: list[dict[str, Any]], fmt: str, beam: Search) -> str:
+    """The beam table: strategy, generated tokens per problem, accuracy, sorted by tokens."""
+    head = (f"\nStep-level beam search ({beam.prm.name}: width {beam.width}, {beam.expansions} expansions per beam) "
+            "against sampling at k samples' generated tokens per eval problem; accuracy in %.\n\n")
+    rows = sorted(table, key=lambda x: (x["iteration"], x["tokens"] if x["tokens"] is not None else 0))
+    body = [(str(x["iteration"]), x["strategy"], "" if x["tokens"] is None else f"{x['tokens']:.0f}",
+             f"{100 * x['accuracy']:.1f}") for x in rows]
+    if fmt == "markdown":
+        lines = ["| iter | strategy | tokens | accuracy |", "|---|---|---|---|"]
+        lines += [f"| {' | '.join(b)} |" for b in body]
+    else:
+        w = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(("iter", "strategy", "tokens", "acc"))]
+        lines = ["  ".join(h.ljust(w[i]) for i, h in enumerate(("iter", "strategy", "tokens", "acc")))]
+        lines += ["  ".join(c.ljust(w[i]) for i, c in enumerate(b)) for b in body]
+    return head + "\n".join(lines) + "\n"
+
+
+def beam_eval(out: Path, beam: Search, cfg: Config, task: Any, pool: Any, problems: list, policy: Policy,
+              scorer: Any, t: int) -> dict[str, Any]:
+    """Iteration t's beam search over the eval problems (searched once, kept), its accuracy,
+    generated tokens per problem and the PRM's scoring cost."""
+    f = out / "beam" / beam.name() / f"iter_{t:03d}.jsonl"
+    cost_f = f.with_suffix(".cost.json")
+    if not f.is_file():
+        s = scorer()
+        before = s.cost()
+        t0 = time.perf_counter()
+        own = getattr(task, "train_prompt", None)
+        results = prm.beam_search(
+            policy.generator(t), s.score, task, problems, [render(task.prompt(p), policy.tokenizer) for p in problems],
+            [render(own(p) if own else task.prompt(p), policy.tokenizer) for p in problems], width=beam.width,
+            expansions=beam.expansions, temperature=cfg.eval.temperature, seed=seed_for(cfg.seed, t, "beam-search"),
+            delimiter=s.delimiter, max_steps=beam.max_steps, max_new_tokens=cfg.generator.max_new_tokens,
+            desc=f"beam {t}")
+        after = s.cost()
+        f.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(cost_f, {"seconds": round(time.perf_counter() - t0, 3),
+                                   **{f"score_{k}": round(after[k] - before[k], 3) for k in after}})
+        atomic_write_jsonl(f, [r.to_dict() for r in results])
+    results = read_jsonl(f)
+    verdicts = pool.check(task.checker, [(p.answer, r["pred"]) for p, r in zip(problems, results, strict=True)],
+                          problems)
+    n = len(problems)
+    right = sum(v is Verdict.CORRECT for v in verdicts)
+    cost = json.loads(cost_f.read_text()) if cost_f.is_file() else {}
+    return {"eval/beam_accuracy": right / n if n else 0.0, "eval/beam_accuracy_ci": list(evaluation.wilson(right / n, n)) if n else None,
+            "eval/beam_tokens": round(sum(r["tokens"] for r in results) / max(n, 1), 3),
+            "eval/beam_finished": sum(r["finished"] for r in results) / max(n, 1),
+            **{f"eval/beam_{k}": v for k, v in cost.items()}}
 
 
 def run_config(run: Path, overrides: list[str]) -> tuple[Config, Any]:
@@ -164,7 +277,7 @@ def finished(run: Path, spec: str | None) -> list[int]:
 
 
 def scaling(run: Path, cfg: Config, task: Any, iterations: list[int],
-            verifier: Path | None = None) -> tuple[list[dict[str, Any]], Path]:
+            verifier: Path | None = None, beam: Search | None = None) -> tuple[list[dict[str, Any]], Path]:
     """Eval records per iteration (sampled once per settings, reused), and their maj@k/pass@k
     rows; with a verifier, its scores of the sampled records (scored once, reused) and
     bon@k/wmaj@k, with the cost of scoring and of generation."""
@@ -191,6 +304,13 @@ def scaling(run: Path, cfg: Config, task: Any, iterations: list[int],
                 scorer.append(verifiers.load(verifier, base, cfg.model, digest))
             return scorer[0]
 
+        guide: list[verifiers.Scorer] = []  # the beam search's PRM, loaded beside the generator
+
+        def load_guide() -> verifiers.Scorer:
+            if not guide:
+                guide.append(verifiers.load(beam.prm, base, cfg.model, digest))
+            return guide[0]
+
         for t in iterations:
             f = out / f"iter_{t:03d}.jsonl"
             if not f.exists():
@@ -215,8 +335,12 @@ def scaling(run: Path, cfg: Config, task: Any, iterations: list[int],
             timing = out / f"iter_{t:03d}.seconds.json"
             if timing.is_file():
                 row["eval/seconds"] = json.loads(timing.read_text())["eval"]
+            if beam is not None:
+                row |= beam_eval(out, beam, cfg, task, pool, problems, policy, load_guide, t)
             rows.append(row)
             log.info("iteration %d: greedy %.3f | %s", t, row["eval/accuracy"],
                      " ".join(f"{m}@{k} {row[f'eval/{m}@{k}']:.3f}" for k in e.k
-                              for m in ("maj", "pass", "bon", "wmaj") if f"eval/{m}@{k}" in row))
+                              for m in ("maj", "pass", "bon", "wmaj") if f"eval/{m}@{k}" in row)
+                     + (f" | beam {row['eval/beam_accuracy']:.3f} at {row['eval/beam_tokens']:.0f} tokens"
+                        if "eval/beam_accuracy" in row else ""))
     return rows, out

@@ -8,6 +8,7 @@ every generated token."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -203,3 +204,18 @@ def test_beam_search_stops_at_the_step_limit_and_budget():
     [r] = prm.beam_search(gen, letter_score, Tight(), [Problem("p", "q", "ca")], ["Q\n"], ["T\n"], width=1,
                           expansions=3, temperature=1.0, seed=0)
     assert len(gen.calls) == 2 and r.completion == "s0c\ns1a" and r.tokens == 12
+
+
+def test_the_beam_table_puts_beam_search_on_the_tokens_axis_of_k_samples():
+    from star.eval_cli import Search, beam_rows, beam_table
+
+    rows = [{"iteration": 0, "eval/sample_tokens": 10.0, "eval/maj@1": 0.2, "eval/maj@4": 0.3, "eval/bon@4": 0.35,
+             "eval/pass@1": 0.2, "eval/pass@4": 0.5, "eval/beam_accuracy": 0.4, "eval/beam_tokens": 33.0},
+            {"iteration": 1, "eval/sample_tokens": 10.0, "eval/maj@1": 0.2}]  # no beam search: no rows
+    table = beam_rows(rows, [1, 4])
+    assert {(x["strategy"], x["tokens"]) for x in table} == {("beam", 33.0), ("maj@1", 10.0), ("pass@1", 10.0),
+                                                             ("maj@4", 40.0), ("bon@4", 40.0), ("pass@4", 40.0)}
+    text = beam_table(table, "text", Search(Path("prm-abc"), 4, 2, 32)).splitlines()
+    order = [ln.split()[1] for ln in text if ln[:1].isdigit()]
+    assert order.index("beam") == 2 and order[-1] in ("maj@4", "bon@4", "pass@4")  # 10 < 33 < 40 tokens
+    assert "| 0 | beam | 33 | 40.0 |" in beam_table(table, "markdown", Search(Path("prm-abc"), 4, 2, 32))
