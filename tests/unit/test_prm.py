@@ -219,3 +219,24 @@ def test_the_beam_table_puts_beam_search_on_the_tokens_axis_of_k_samples():
     order = [ln.split()[1] for ln in text if ln[:1].isdigit()]
     assert order.index("beam") == 2 and order[-1] in ("maj@4", "bon@4", "pass@4")  # 10 < 33 < 40 tokens
     assert "| 0 | beam | 33 | 40.0 |" in beam_table(table, "markdown", Search(Path("prm-abc"), 4, 2, 32))
+
+
+def test_the_prms_step_agreement_counts_its_scoring_cost():
+    class Scorer:
+        delimiter = "\n"
+
+        def __init__(self):
+            self.tokens = 0
+
+        def step_scores(self, prompts, completions, desc=""):
+            self.tokens += 7
+            return [[0.9 if "4" not in line else 0.1 for line in c.splitlines()] for c in completions]
+
+        def cost(self):
+            return {"tokens": self.tokens, "seconds": 0.0, "candidates": 0}
+
+    a = prm.step_agreement(Sums(), {"p": PROBLEM}, ["2+3\n"] * 3, ["a=2\nb=3\nA: 5", "a=2\nb=4\nA: 6", "a=2\nA: 5"],
+                           ["p", "p", "p"], Scorer())
+    # the third has two steps where the task judges three: left out, not misaligned
+    assert (a.steps, a.agree, a.unaligned, a.completions, a.tokens) == (6, 5, 1, 3, 7)  # A: 6 is scored right
+    assert prm.step_agreement(object(), {}, [], [], [], Scorer()) is None
