@@ -138,10 +138,15 @@ def rollout_labels(generator: Generator, task: Any, pool: Any, problems: Mapping
         if not steps:
             continue
         labels = [next(shares) for _ in range(len(steps) - 1)]
-        if hard:
-            labels = [float(x > 0) for x in labels]
-        out.append(StepExample(s.problem_id, s.train_prompt, tuple(steps), (*labels, float(s.correct))))
+        e = StepExample(s.problem_id, s.train_prompt, tuple(steps), (*labels, float(s.correct)))
+        out.append(hardened(e) if hard else e)
     return out
+
+
+def hardened(e: StepExample) -> StepExample:
+    """Hard labels from soft ones: a step is good when any rollout from it reached gold (the
+    last step's label, the completion's verdict, is 0 or 1 already)."""
+    return StepExample(e.problem_id, e.prompt, e.steps, tuple(float(x > 0) for x in e.labels))
 
 
 # -- agreement with the task's own step check ----------------------------------------------------------

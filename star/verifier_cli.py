@@ -176,7 +176,8 @@ def train_prm(run: Path, cfg: Config, task: Any, vcfg: VerifierConfig, iteration
               digest: str, problems: list[Problem], prompts: dict[str, str]) -> tuple[Path, dict]:
     """A process reward model: each chosen iteration t's distinct completions of training
     problems (those of no earlier chosen iteration), their steps labeled by rollouts from
-    model t - 1 (cached per iteration in RUN/verifier/steps/<settings>/), then trained."""
+    model t - 1 (soft labels, cached per iteration in RUN/verifier/steps/<settings>/; hard
+    ones are derived from them), then trained."""
     seed = seed_for(cfg.seed, 0, "verifier")
     delimiter = verifiers.step_delimiter(task)
     by_id = {p.id: p for p in problems}
@@ -184,7 +185,7 @@ def train_prm(run: Path, cfg: Config, task: Any, vcfg: VerifierConfig, iteration
     gen_prompts = {p.id: render(task.prompt(p), policy.tokenizer) for p in problems}
     manifest = json.loads((run / "manifest.json").read_text()) if (run / "manifest.json").is_file() else {}
     key = cache_key({"run": manifest.get("config_hash"), "base": digest, "rollouts": vcfg.rollouts,
-                     "temperature": vcfg.temperature, "step_label": vcfg.step_label, "hinted": vcfg.hinted,
+                     "temperature": vcfg.temperature, "hinted": vcfg.hinted,  # soft labels: hard ones follow
                      "per_problem": vcfg.solutions_per_problem, "samples": vcfg.samples, "delimiter": delimiter,
                      "generator": asdict(cfg.generator), "problems": [p.id for p in problems],
                      "code": source_hash("star.prm")})
@@ -210,11 +211,12 @@ def train_prm(run: Path, cfg: Config, task: Any, vcfg: VerifierConfig, iteration
             generator = prm.Counting(policy.generator(t - 1))
             rows = prm.rollout_labels(generator, task, pool, by_id, sols, n=vcfg.rollouts,
                                       temperature=vcfg.temperature, seed=seed_for(cfg.seed, t - 1, "prm-rollouts"),
-                                      hard=vcfg.step_label == "hard", max_new_tokens=cfg.generator.max_new_tokens,
+                                      max_new_tokens=cfg.generator.max_new_tokens,
                                       delimiter=delimiter, desc=f"rollouts {t}")
             atomic_write_json(f.with_suffix(".cost.json"), generator.cost())  # before the rows, as cached_scores
             atomic_write_jsonl(f, [e.to_dict() for e in rows])
-        made += [prm.StepExample.from_dict(r) for r in read_jsonl(f)]
+        rows = [prm.StepExample.from_dict(r) for r in read_jsonl(f)]
+        made += [prm.hardened(e) for e in rows] if vcfg.step_label == "hard" else rows
         c = f.with_suffix(".cost.json")
         for k, v in (json.loads(c.read_text()) if c.is_file() else {}).items():
             cost[k] = round(cost[k] + v, 3)
