@@ -126,11 +126,12 @@ def main(argv: list[str]) -> int:
     print(f"files: {out}/{name}.{{json,csv,md,png}}, {name}_tokens.png", file=sys.stderr)
     if beam is not None:
         table = beam_rows(rows, cfg.eval.k)
-        bname = f"beam-{beam.prm.name}-B{beam.width}-n{beam.expansions}"
+        bname = f"beam-{beam.name()}"
         atomic_write_json(out / f"{bname}.json", table)
         atomic_write_text(out / f"{bname}.md", beam_table(table, "markdown", beam))
+        atomic_write_bytes(out / f"{bname}.png", beam_figure(table, f"{run.name}: {out.name}, {beam.name()}"))
         sys.stdout.write(beam_table(table, args.format, beam))
-        print(f"files: {out}/{bname}.{{json,md}}", file=sys.stderr)
+        print(f"files: {out}/{bname}.{{json,md,png}}", file=sys.stderr)
     return 0
 
 
@@ -162,6 +163,25 @@ def beam_rows(rows: list[dict[str, Any]], ks: list[int]) -> list[dict[str, Any]]
                                 "tokens": round(k * per, 1) if per else None, "accuracy": r[f"eval/{m}@{k}"],
                                 "interval": r.get(f"eval/{m}@{k}_ci")})
     return out
+
+
+def beam_figure(table: list[dict[str, Any]], title: str) -> bytes:
+    """Accuracy against generated tokens per problem: a curve per sampling strategy over k, beam
+    search a point, a panel per iteration."""
+    from star.plots import Line, plot_panels
+
+    panels: dict[str, list[Line]] = {}
+    for t in sorted({x["iteration"] for x in table}):
+        mine = [x for x in table if x["iteration"] == t and x["tokens"] is not None]
+        lines = []
+        for m in ("maj", "pass", "bon", "wmaj", "beam"):
+            pts = sorted((x["tokens"], x["accuracy"]) for x in mine if x["strategy"].split("@")[0] == m)
+            if pts:
+                lines.append(Line("beam search" if m == "beam" else f"{m}@k", [a for a, _ in pts],
+                                  [b for _, b in pts], style=":" if m == "beam" else "-",
+                                  width=3 if m == "beam" else 1.5))
+        panels[f"iteration {t}"] = lines
+    return plot_panels(panels, xlabel="generated tokens per problem", title=title, log2x=True, point_ticks=False)
 
 
 def beam_table(table: list[dict[str, Any]], fmt: str, beam: Search) -> str:

@@ -240,3 +240,11 @@ def test_the_prms_step_agreement_counts_its_scoring_cost():
     # the third has two steps where the task judges three: left out, not misaligned
     assert (a.steps, a.agree, a.unaligned, a.completions, a.tokens) == (6, 5, 1, 3, 7)  # A: 6 is scored right
     assert prm.step_agreement(object(), {}, [], [], [], Scorer()) is None
+
+
+def test_the_beam_figure_draws(tmp_path: Path):
+    from star.eval_cli import beam_figure
+
+    table = [{"iteration": 0, "strategy": s, "tokens": t, "accuracy": a}
+             for s, t, a in (("maj@1", 10.0, 0.2), ("maj@4", 40.0, 0.3), ("bon@4", 40.0, 0.35), ("beam", 33.0, 0.4))]
+    assert beam_figure(table, "demo")[:8] == b"\x89PNG\r\n\x1a\n"
