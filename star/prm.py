@@ -103,7 +103,7 @@ def solutions(cands: Mapping[str, tuple[Sequence[str], Sequence[str]]], gen_prom
         good, bad = list(correct), list(incorrect)
         rng.shuffle(good)
         rng.shuffle(bad)
-        mixed = [x for pair in zip(bad, good) for x in pair] + bad[len(good):] + good[len(bad):]
+        mixed = [x for pair in zip(bad, good, strict=False) for x in pair] + bad[len(good):] + good[len(bad):]
         good_set = set(good)
         out += [Solution(pid, gen_prompts[pid], train_prompts[pid], c, c in good_set) for c in mixed[:per_problem]]
     return out

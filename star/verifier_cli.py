@@ -28,7 +28,6 @@ import argparse
 import json
 import logging
 import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
