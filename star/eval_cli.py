@@ -70,6 +70,7 @@ from star.types import Sample, Verdict
 log = logging.getLogger("star")
 # task.* too, as long as the training side stays the run's (a fresh eval set: task.eval_seed=1)
 OVERRIDABLE = ("eval.", "generator.", "check.", "task.")
+LIST_KEYS = ("eval.k",)  # list-typed keys a single value may be given for
 
 
 def main(argv: list[str]) -> int:
@@ -247,8 +248,9 @@ def run_config(run: Path, overrides: list[str]) -> tuple[Config, Any]:
         if not sep or not key.startswith(OVERRIDABLE):
             raise ValueError(f"{o!r}: overrides are KEY=VALUE for the keys under {', '.join(OVERRIDABLE)} "
                              "(the rest of the config is the run's)")
-        # eval.k=1,4,16 reads as a list, as a Hydra sweep value would
-        dotlist.append(f"{key}=[{value}]" if "," in value and not value.startswith("[") else o)
+        # eval.k=1,4,16 reads as a list, as a Hydra sweep value would; eval.k=1 as a list of one
+        as_list = ("," in value or key in LIST_KEYS) and not value.startswith("[")
+        dotlist.append(f"{key}=[{value}]" if as_list else o)
     if not any(o.startswith("eval.samples=") for o in overrides):  # n = max(k), unless asked for more
         ks = OmegaConf.from_dotlist(dotlist).eval.k
         dotlist.append(f"eval.samples={max(ks) if ks else 0}")

@@ -64,3 +64,10 @@ def test_a_fresh_eval_set_but_never_another_training_side(run):
     assert settings_dir(run, cfg) != settings_dir(run, run_config(run, [])[0])
     with pytest.raises(ValueError, match="change the training problems"):
         run_config(run, ["task.train_size=3"])
+
+
+def test_a_single_k_is_a_list_of_one(run):
+    """`star eval RUN eval.k=1` failed with "'int' object is not iterable" before eval.k took
+    a single value as a list of one."""
+    cfg, _ = run_config(run, ["eval.k=1"])
+    assert cfg.eval.k == [1] and cfg.eval.samples == 1
