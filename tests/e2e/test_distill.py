@@ -45,6 +45,7 @@ def teacher(tmp_path_factory) -> Path:
     return tmp / "arithmetic" / "teacher"
 
 
+@pytest.mark.slow  # a teacher run (module fixture) and a student run: ~1-2.5 minutes
 def test_a_smaller_student_trains_on_the_teachers_final_samples(teacher: Path, tmp_path: Path):
     star_run(tmp_path, "run_name=student", "model.tiny.layers=1", f"loop.teacher={teacher}")
     student = tmp_path / "arithmetic" / "student"
@@ -73,6 +74,7 @@ def test_a_smaller_student_trains_on_the_teachers_final_samples(teacher: Path, t
     assert proc.returncode != 0 and "teacher" in proc.stderr and "iter_003" in proc.stderr
 
 
+@pytest.mark.slow  # uses the teacher run of the module
 def test_a_plain_model_teaches_from_its_own_weights(teacher: Path, tmp_path: Path):
     """loop.teacher=<a model directory>: the teacher run's starting model wrote that run's
     iteration-1 samples, and writes the student's the same way."""
@@ -115,6 +117,7 @@ def build_bpe_model(out: Path, vocab_size: int = 400) -> Path:
     return out
 
 
+@pytest.mark.slow  # two smoke runs with BPE tokenizers: ~40-90 s
 def test_a_teacher_with_another_tokenizer(tmp_path: Path):
     from transformers import AutoTokenizer
 

@@ -40,10 +40,18 @@ def test_a_run_made_before_the_new_keys_resumes_and_hashes_the_same(tmp_path):
 
 
 @pytest.mark.parametrize("override,key", [("generator=ray", "generator.backend"),
-                                          ("generator.num_replicas=2", "generator.num_replicas"),
+                                          ("generator.shard_size=8", "generator.shard_size"),
                                           ("loop.teacher=runs/x", "loop.teacher")])
 def test_a_new_key_away_from_its_old_behaviour_is_in_the_hash(override, key):
     now = OmegaConf.to_container(compose([override]), resolve=True)
     assert key in results_config(now) and config_hash(now) != config_hash(OmegaConf.to_container(compose([]),
                                                                                             resolve=True))
     assert all(k in LATER_KEYS for k in ("loop.teacher", "algorithm.stages"))
+
+
+def test_where_generation_runs_is_neutral():
+    """generator.num_replicas (Ray's placement) gives the same completions as hf (per-row sampling
+    noise), so it is a NEUTRAL key: a resume with more replicas is not refused."""
+    base = OmegaConf.to_container(compose(["generator=ray"]), resolve=True)
+    more = OmegaConf.to_container(compose(["generator=ray", "generator.num_replicas=2"]), resolve=True)
+    assert "generator.num_replicas" not in results_config(more) and config_hash(more) == config_hash(base)
