@@ -7,32 +7,39 @@ class below. From the repository root:
     PYTHONPATH=examples/reverse_word star run --config-dir examples/reverse_word/conf task=reverse_word
 
 Problems are random lower-case strings of 3 to 8 letters generated from `seed` (no data
-files). The worked rationale numbers the letters, then writes the numbered letters from
-the last number down, then joins them:
+files). The question writes each letter after the digit of its place; the worked
+rationale takes the letters in order, one a line, and prepends each to the reversal so
+far, kept right-aligned in a field as wide as the longest string; the answer line repeats
+that field:
 
-    Reverse the word "planet".
-    1p 2l 3a 4n 5e 6t
-    6t 5e 4n 3a 2l 1p
-    The answer is tenalp.
+    Reverse 1p 2l 3a 4n 5e 6t.
+    1p        p
+    2l       lp
+    3a      alp
+    4n     nalp
+    5e    enalp
+    6t   tenalp
+    A:   tenalp
 
-Why this scratchpad: each step of the second line is "the letter after the digit k in the
-first line", which a byte-level model can copy with an induction head (the digit is the
-anchor), and k only counts down by one. Repeated letters do not confuse it, since the
-anchor is the position, not the letter.
+Why this scratchpad (docs/ADDING_A_TASK.md, "Making a task learnable"): every character
+is looked up by content or copied at a fixed offset, as in the arithmetic demo's
+right-aligned result. The letter of place k is the one after the digit k in the question
+(an induction head copies it; no letter is found by counting positions); the reversal so
+far is the line above's at the same columns, with the new letter in the free column to its
+left; the answer line copies the last field column for column. The first version of this
+task (README.md here) numbered the letters itself from an untagged question (learned per
+length, by position: 0/50 5-letter strings) and joined the letters of its reversed line
+into the answer with nothing to anchor them (lines right, answer wrong, for 5-6 letters).
 
-The hint (`style`):
+For rationalization the hint is the answer in the answer line's own form, before the
+question: `(A: tenalp) Reverse 1p 2l ...`, so that the answer line and the field of every
+line can be read off it as well as built. `check_steps` judges each line, so
+`train/unfaithful` counts right answers reached through a wrong scratchpad.
 
-- `indexed` (default): the answer letters each after the position they come from,
-  "(Hint: 6t 5e 4n 3a 2l 1p)": the tokens of the second scratchpad line, so every letter
-  of the first two lines can be looked up by its digit (the "lookup" idea of the
-  arithmetic demo, docs/REPRODUCING.md "What the hint does"). With it, hinted attempts
-  solved 50% of the failed pool problems in iteration 1 (README.md here).
-- `spelled`: the gold answer with its letters spaced, "(Hint: t e n a l p)". The tiny
-  model did not learn to read it: 4% of failures solved with it in iteration 1.
-- `plain`: "(Hint: the answer is tenalp.)".
-
-`check_steps` judges each of the three lines, so `train/unfaithful` counts correct answers
-reached through a wrong scratchpad (and `loop.process_filter=task` rejects them).
+Splits: eval (50 per length) first, then the STaR pool, the cold-start worked examples
+(`seed_size`) and the validation split (for tuning: `eval.split=validation`; 0: none),
+all disjoint by content and drawn from one stream of `seed` in that order, so asking for
+validation moves no other split.
 """
 
 from __future__ import annotations
@@ -46,7 +53,6 @@ from star.checkers import get_checker
 from star.types import Problem
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
-HINT_STYLES = ("spelled", "indexed", "plain")
 
 
 @dataclass
@@ -54,7 +60,7 @@ class ReverseWord:
     """Reverse a random letter string of `min_length`..`max_length` letters.
 
     `train_size` / `eval_size` problems and `seed_size` worked examples for the cold start,
-    spread evenly over the lengths and drawn with `seed`; the three sets never share a string.
+    spread evenly over the lengths and drawn with `seed`; the sets never share a string.
     """
 
     train_size: int = 900
@@ -63,10 +69,9 @@ class ReverseWord:
     validation_size: int = 0
     min_length: int = 3
     max_length: int = 8
-    style: str = "indexed"
     seed: int = 0
     name: str = "reverse_word"
-    description: str = "reverse a string of 3-8 letters with a numbered scratchpad (an out-of-tree example task)"
+    description: str = "reverse a string of 3-8 letters with a right-aligned scratchpad (an out-of-tree example task)"
     stop: Sequence[str] = ()
     checker: Any = field(default_factory=lambda: get_checker("exact", case_sensitive=True))
 
@@ -75,10 +80,8 @@ class ReverseWord:
     gold_meta: ClassVar[tuple[str, ...]] = ("solution",)
 
     def __post_init__(self) -> None:
-        if self.style not in HINT_STYLES:
-            raise ValueError(f"task.style must be one of {HINT_STYLES}, got {self.style!r}")
         if not 1 <= self.min_length <= self.max_length <= 9:
-            # positions are single digits, so that each anchor is one byte
+            # places are single digits, so that each anchor is one byte
             raise ValueError("task.min_length and task.max_length must satisfy 1 <= min <= max <= 9")
 
     # -- data -----------------------------------------------------------------------------
@@ -123,36 +126,38 @@ class ReverseWord:
     def seed_rationales(self) -> list[tuple[Problem, str]]:
         return [(p, self.solve(p.question)) for p in self._problems("seed")]
 
-    @staticmethod
-    def solve(word: str) -> str:
-        numbered = [f"{i}{c}" for i, c in enumerate(word, start=1)]
-        return f"{' '.join(numbered)}\n{' '.join(reversed(numbered))}\nThe answer is {word[::-1]}."
+    def _lines(self, word: str) -> list[str]:
+        """The worked rationale's lines: place and letter, the reversal so far right-aligned
+        in a field of `max_length` columns; then the answer line, the last field again."""
+        width = self.max_length
+        lines = [f"{i}{c} {word[:i][::-1]:>{width}}" for i, c in enumerate(word, start=1)]
+        return lines + [f"A: {word[::-1]:>{width}}"]
 
-    def check_steps(self, problem: Problem, completion: str) -> list[bool] | None:
-        """One verdict per scratchpad line: the numbered letters, the same pairs from the
-        last number down, the answer line; None when the completion is not three lines
-        (then the task cannot say which step is which)."""
-        lines = [line.strip() for line in completion.strip().split("\n")]
-        if len(lines) != 3:
-            return None
-        want = self.solve(problem.question).split("\n")
-        return [got == ref for got, ref in zip(lines, want, strict=True)]
+    def solve(self, word: str) -> str:
+        return "\n".join(self._lines(word))
+
+    def check_steps(self, problem: Problem, completion: str) -> list[bool]:
+        """One verdict per place (its line names the place, reads its letter and keeps the
+        reversal so far), then one for the answer line; missing and extra lines are false
+        steps. Lines are compared without their trailing spaces."""
+        want = self._lines(problem.question)
+        got = [line.rstrip() for line in completion.strip("\n").split("\n")]
+        body, answer = (got[:-1], got[-1]) if got and got[-1].startswith("A:") else (got, None)
+        verdicts = [i < len(body) and body[i] == ref for i, ref in enumerate(want[:-1])]
+        verdicts += [False] * (len(body) - len(want) + 1)  # lines past the last place
+        return verdicts + [answer is not None and answer[2:].strip() == problem.answer]
 
     # -- prompting ------------------------------------------------------------------------
-    def _hint_text(self, problem: Problem, hint: str) -> str:
-        if self.style == "spelled":
-            return f"(Hint: {' '.join(hint)})"
-        if self.style == "indexed":
-            n = len(hint)
-            return f"(Hint: {' '.join(f'{n - i}{c}' for i, c in enumerate(hint))})"
-        return f"(Hint: the answer is {hint}.)"
-
     def prompt(self, problem: Problem, hint: str | None = None) -> str:
-        question = f'Reverse the word "{problem.question}".\n'
-        return question if hint is None else f"{self._hint_text(problem, hint)} {question}"
+        question = f"Reverse {' '.join(f'{c}{i}' for i, c in enumerate(problem.question, start=1))}.\n"
+        return question if hint is None else f"(A: {hint:>{self.max_length}}) {question}"
 
     def extract_answer(self, completion: str) -> str | None:
-        return self.checker.extract(completion)   # "... The answer is tenalp." -> "tenalp"
+        """The letters of a last line "A: <field>"; None otherwise."""
+        lines = completion.strip().split("\n")
+        if not lines or not lines[-1].startswith("A:"):
+            return None
+        return lines[-1][2:].strip() or None
 
     def groups(self, problem: Problem) -> dict[str, str]:
         n = len(problem.question)
@@ -162,5 +167,6 @@ class ReverseWord:
         return {"letters": f"{low}-{high}" if high > low else str(low)}
 
     def max_new_tokens(self, problem: Problem) -> int:
-        # bytes: two lines of 3 per letter, the answer line of 15 + 1 per letter, and slack
-        return 8 * len(problem.question) + 24
+        # bytes: a line of place, letter, space and field, and newline per letter, the
+        # answer line, a little slack
+        return (len(problem.question) + 1) * (self.max_length + 4) + 8

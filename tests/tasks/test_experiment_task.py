@@ -15,7 +15,7 @@ EXAMPLE = str(ROOT / "examples" / "letter_count" / "conf")
                                        ["task=letter_count", "experiment=smoke"]])
 def test_a_task_beside_experiment_smoke_is_kept(overrides):
     cfg = compose(overrides, [EXAMPLE])
-    assert cfg.task._target_ == "letter_count.LetterCount" and cfg.task.train_size == 200
+    assert cfg.task._target_ == "letter_count.LetterCount" and cfg.task.train_size == 1000
     assert cfg.model.tiny.layers == 2 and cfg.loop.iterations == 2  # the preset's model and loop sizes apply
 
 

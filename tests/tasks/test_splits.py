@@ -124,17 +124,20 @@ def test_train_eval_and_seeds_are_as_before_the_validation_split(name: str):
     assert got == PINNED[name]
 
 
-def test_letter_count_without_validation_keeps_its_seeds_and_has_no_validation_split():
+def test_letter_count_validation_is_a_stream_of_its_own():
+    """The redesigned example: its validation split's size moves no other split, and by
+    default it is as large as eval (validation_size=0 is refused, naming the key)."""
     import sys
 
     sys.path.insert(0, str(ROOT / "examples" / "letter_count"))
-    task = build_task("letter_count", config_dirs=(LETTER_COUNT,))
-    with_validation = build("letter_count")
-    assert len(task.seed_rationales()) == 147
-    assert with_validation.load("train") == task.load("train") and with_validation.load("eval") == task.load("eval")
-    assert [p for p, _ in with_validation.seed_rationales()] == [p for p, _ in task.seed_rationales()][:107]
-    with pytest.raises(ValueError, match="task.validation_size"):
-        task.load("validation")
+    default = build_task("letter_count", config_dirs=(LETTER_COUNT,))
+    small = build("letter_count")  # task.validation_size=40
+    for split in ("train", "eval"):
+        assert default.load(split) == small.load(split)
+    assert default.seed_rationales() == small.seed_rationales()
+    assert len(default.load("validation")) == len(default.load("eval")) and len(small.load("validation")) == 40
+    with pytest.raises(ValueError, match="validation_size"):
+        build_task("letter_count", "task.validation_size=0", config_dirs=(LETTER_COUNT,)).load("validation")
 
 
 @pytest.mark.parametrize("task_name", ["arithmetic", "mental_arithmetic", "list_max"])
