@@ -12,11 +12,11 @@ The class implements star's Task protocol directly (star/tasks/base.py); it need
 class and registers nothing. Problems are generated from a seed: a random word of 4 to 12
 letters and a letter, which occurs 0 to `max_count` times (equally often), so that no
 single answer is worth guessing. The question tags each letter with its place, an
-upper-case letter (A for the first), and the worked rationale walks the word one place a
+upper-case letter after it (A for the first), and the worked rationale walks the word one place a
 line: the place and its letter, the letter asked for, `+` where they match (`.` where not),
 and the count so far; the last line states the count:
 
-    Count "r" in As Bt Cr Da Ew Fb Ge Hr Ir Jy.
+    count "r" in sA tB rC aD wE bF eG rH rI yJ.
     As r.0
     Bt r.0
     Cr r+1
