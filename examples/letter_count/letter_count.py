@@ -32,7 +32,7 @@ above, the mark compares two adjacent letters, and the answer line copies the la
 The first version of this task spelled the word untagged (`s t r(1) a w b e r(2) r(3) y`),
 from 70 dictionary words whose letters mostly occur once: the tiny model answered 1 to
 everything after 25 cold-start steps, which met the probe's target (0.64), and never moved
-(README.md here).
+(docs/figures/new_tasks.md).
 
 For rationalization the hint is `(The answer is 3.) ` before the question: the answer line
 finds its number after the same words in the hint. It cannot tell the model where the
