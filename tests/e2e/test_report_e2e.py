@@ -54,7 +54,20 @@ def test_report_over_the_sweep_prints_both_runs(sweep: Path):
 
 
 def test_report_png_shows_both_curves(sweep: Path):
-    star(sweep, "report", *map(str, run_dirs(sweep)), "--plot", "both.png", "--format", "markdown")
+    """Both runs' lines are drawn. The smoke model's two arms can score alike (one line then
+    hides the other, as it did on 2026-12-03), so the second run's eval accuracies are moved
+    up by 0.5 in a copy of its directory: two curves that must both show."""
+    import shutil
+
+    first, second = run_dirs(sweep)
+    moved = sweep / "moved" / second.name
+    shutil.copytree(second, moved)
+    rows = [json.loads(line) for line in (moved / "metrics.jsonl").read_text().splitlines()]
+    for row in rows:
+        for key in [k for k in row if k.startswith("eval/accuracy")]:
+            row[key] = min(1.0, row[key] + 0.5)
+    (moved / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    star(sweep, "report", str(first), str(moved), "--plot", "both.png", "--format", "markdown")
     import matplotlib.image
 
     pixels = matplotlib.image.imread(str(sweep / "both.png"))[..., :3]
