@@ -3,10 +3,10 @@ and the easy-to-hard curriculum."""
 
 from __future__ import annotations
 
-import pytest
-
 from collections import Counter
 from dataclasses import replace
+
+import pytest
 
 from star.checkers import get_checker
 from star.config import LoopConfig
