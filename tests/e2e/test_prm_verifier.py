@@ -8,39 +8,21 @@ that, rerun, ends with the weights of an uninterrupted one."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from verifier_helpers import adapter, killed_and_redone, lines, smoke_run, star
 
 pytestmark = pytest.mark.slow  # a smoke run, rollouts and a few tiny PRM trainings: a minute or two on 2 cores
 
-STAR = [sys.executable, "-m", "star.cli"]
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 PRM = ["verifier.objective=prm", "verifier.steps=4", "verifier.batch_size=4"]
 
 
-def star(*args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([*STAR, *args], capture_output=True, text=True, env=ENV, timeout=900)
-    if proc.returncode != 0:
-        raise AssertionError(f"star {args[0]} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return proc
-
-
-def lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
-    tmp = tmp_path_factory.mktemp("prm")
-    star("run", "experiment=smoke", f"out_dir={tmp}", "run_name=ref")
-    return tmp / "arithmetic" / "ref"
+    return smoke_run(tmp_path_factory.mktemp("prm"))
 
 
 @pytest.fixture(scope="module")
@@ -98,37 +80,12 @@ def test_star_eval_adds_beam_search_on_the_tokens_axis(run: Path, trained: tuple
     assert found[0].stat().st_mtime_ns == stamp
 
 
-def _adapter(folder: Path) -> dict:
-    from safetensors.torch import load_file
-
-    return load_file(str(folder / "adapter" / "adapter_model.safetensors"))
-
 
 def test_a_killed_prm_training_is_redone_to_the_same_weights(run: Path, trained: tuple[Path, str], tmp_path: Path):
     args = ["verifier.objective=prm", "verifier.steps=400", "verifier.batch_size=4"]
-    plain, killed = tmp_path / "plain", tmp_path / "killed"
-    for d in (plain, killed):  # the labeled steps' cache comes along: only the training is redone
-        shutil.copytree(run, d, ignore=shutil.ignore_patterns("eval_k", ".lock", "prm-*"))
-    reference = Path(star("verifier", str(plain), *args).stdout.strip().splitlines()[-1])
-
-    proc = subprocess.Popen([*STAR, "verifier", str(killed), *args], env=ENV, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not list((killed / "verifier").glob(".prm-*.tmp-*/steps.jsonl")):  # written just before training
-        assert proc.poll() is None, "star verifier ended before the kill point"
-        assert time.time() < deadline
-        time.sleep(0.05)
-    time.sleep(3)  # the model loads, the steps begin
-    assert proc.poll() is None, "training ended before the kill: raise verifier.steps"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not list((killed / "verifier").glob("prm-*")), "a killed training must leave no verifier behind"
-    assert list((killed / "verifier").glob(".prm-*.tmp-*"))
-
-    redone = Path(star("verifier", str(killed), *args).stdout.strip().splitlines()[-1])
-    assert redone.name == reference.name and not list((killed / "verifier").glob(".prm-*.tmp-*"))
+    reference, redone = killed_and_redone(run, tmp_path, args, "prm", "steps.jsonl", settle=3)
     import torch
 
-    a, b = _adapter(reference), _adapter(redone)
+    a, b = adapter(reference), adapter(redone)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert lines(redone / "steps.jsonl") == lines(reference / "steps.jsonl")

@@ -7,39 +7,23 @@ SIGKILL that, rerun, ends with the weights of an uninterrupted one."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from verifier_helpers import adapter, killed_and_redone, lines, smoke_run, star
 
 pytestmark = pytest.mark.slow  # a smoke run, then several trainings of a tiny verifier: a few minutes on 2 cores
 
-STAR = [sys.executable, "-m", "star.cli"]
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 SAMPLES = ["--samples", "4"]  # the smoke run alone has few problems with a right and a wrong sample
 
 
-def star(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([*STAR, *args], capture_output=True, text=True, env=ENV, timeout=900)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"star {args[0]} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return proc
-
-
-def lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
-    tmp = tmp_path_factory.mktemp("verifier")
-    star("run", "experiment=smoke", f"out_dir={tmp}", "run_name=ref")
-    return tmp / "arithmetic" / "ref"
+    return smoke_run(tmp_path_factory.mktemp("verifier"))
 
 
 @pytest.fixture(scope="module")
@@ -151,37 +135,12 @@ def test_no_eval_problem_or_answer_reaches_the_verifier(run: Path, trained: Path
     assert not {p["problem_id"] for p in made} & {e["problem_id"] for e in evals}
 
 
-def _adapter(folder: Path) -> dict:
-    from safetensors.torch import load_file
-
-    return load_file(folder / "adapter" / "adapter_model.safetensors")
-
 
 def test_a_killed_training_is_redone_to_the_same_weights(run: Path, trained: Path, tmp_path: Path):
     args = [*SAMPLES, "verifier.steps=300", "verifier.batch_size=2"]
-    plain, killed = tmp_path / "plain", tmp_path / "killed"
-    for d in (plain, killed):
-        shutil.copytree(run, d, ignore=shutil.ignore_patterns("eval_k", ".lock", "dpo-*", "orm-*"))
-    reference = Path(star("verifier", str(plain), *args).stdout.strip().splitlines()[-1])
-
-    proc = subprocess.Popen([*STAR, "verifier", str(killed), *args], env=ENV, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not list((killed / "verifier").glob(".dpo-*.tmp-*/pairs.jsonl")):  # written just before training
-        assert proc.poll() is None, "star verifier ended before the kill point"
-        assert time.time() < deadline
-        time.sleep(0.05)
-    time.sleep(4)  # the model loads, TRL maps the data, the steps begin
-    assert proc.poll() is None, "training ended before the kill: raise verifier.steps"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not list((killed / "verifier").glob("dpo-*")), "a killed training must leave no verifier behind"
-    assert list((killed / "verifier").glob(".dpo-*.tmp-*"))
-
-    redone = Path(star("verifier", str(killed), *args).stdout.strip().splitlines()[-1])
-    assert redone.name == reference.name and not list((killed / "verifier").glob(".dpo-*.tmp-*"))
+    reference, redone = killed_and_redone(run, tmp_path, args, "dpo", "pairs.jsonl", settle=4)
     import torch
 
-    a, b = _adapter(reference), _adapter(redone)
+    a, b = adapter(reference), adapter(redone)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert lines(redone / "pairs.jsonl") == lines(reference / "pairs.jsonl")
