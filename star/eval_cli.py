@@ -40,14 +40,22 @@ import json
 import logging
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 from star import evaluation, prm, report, verifiers
 from star.checkers import CheckPool
 from star.cold_start import starting_model
-from star.config import Config, ConfigError, make_task, to_config
+from star.config import (
+    CheckConfig,
+    Config,
+    ConfigError,
+    EvalConfig,
+    GeneratorConfig,
+    make_task,
+    to_config,
+)
 from star.identity import tree_hash
 from star.iteration import Evaluation, seed_for
 from star.models import quiet_libraries
@@ -70,7 +78,11 @@ from star.types import Sample, Verdict
 log = logging.getLogger("star")
 # task.* too, as long as the training side stays the run's (a fresh eval set: task.eval_seed=1)
 OVERRIDABLE = ("eval.", "generator.", "check.", "task.")
-LIST_KEYS = ("eval.k",)  # list-typed keys a single value may be given for
+# list-typed keys of the overridable sections (read off the schema: eval.k today), which a
+# single value may be given for: eval.k=1 is [1]
+LIST_KEYS = tuple(f"{section}.{f.name}" for section, schema in
+                  (("eval", EvalConfig), ("generator", GeneratorConfig), ("check", CheckConfig))
+                  for f in fields(schema) if str(f.type).startswith("list"))
 
 
 def main(argv: list[str]) -> int:
