@@ -43,12 +43,9 @@ from star.rationalization import reject_leaks, unsolved
 from star.rundir import Iteration, RunDir, RunDirError, final_model, stage_dirs
 from star.train_process import train
 from star.training import steps_for
-from star.types import Example, Problem, Sample, Task
+from star.types import TEACHER, Example, Problem, Sample, Task
 
 log = logging.getLogger(__name__)
-
-TEACHER = -1  # Sample.voter of a teacher's sample (loop.teacher): neither the run's model nor a peer
-
 
 def peer_seed(run_seed: int, i: int) -> int:
     """Peer voter i's cold-start seed (loop.voters > 1): one the run's own seeds never reach."""

@@ -52,7 +52,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from star.types import Example, Problem, Sample, Task, Verdict
+from star.types import TEACHER, Example, Problem, Sample, Task, Verdict
 
 Z95 = 1.959964  # the normal quantile of a two-sided 95% interval
 KEY = re.compile(r"^eval/(?P<measure>[^/]+)(?:/(?P<group>.+))?$")
@@ -338,10 +338,12 @@ def train_metrics(task: Task, problems: Sequence[Problem], samples: Sequence[Sam
     """What the iteration's training side did: solve rate without hint, rationalization rate
     (of the unsolved problems), both per group too; accepted examples and their share of
     problems per group (yield); hinted samples rejected for repeating the hint;
-    unverifiable verdicts, generated tokens, mean accepted rationale length, steps, loss."""
+    unverifiable verdicts, generated tokens (a teacher's, `loop.teacher`, apart in
+    train/teacher_tokens: train/tokens is what the trained model generated), mean accepted rationale length, steps, loss."""
     solved = {s.problem_id for s in samples if s.verdict is Verdict.CORRECT}
     rationalized = {s.problem_id for s in hinted if s.verdict is Verdict.CORRECT and not s.rejected}
     tokens = {(s.problem_id, s.completion): s.tokens for s in [*samples, *hinted]}
+    teacher = sum(s.tokens for s in [*samples, *hinted] if s.voter == TEACHER)
     accepted = {e.problem_id for e in examples}
     row: dict[str, Any] = {
         "train/problems": len(problems),
@@ -350,12 +352,14 @@ def train_metrics(task: Task, problems: Sequence[Problem], samples: Sequence[Sam
         "train/accepted": len(examples),
         "train/hint_leaks": sum(s.rejected == "hint-leak" for s in hinted),
         "train/unverifiable": sum(s.verdict is Verdict.UNVERIFIABLE for s in [*samples, *hinted]),
-        "train/tokens": sum(s.tokens for s in [*samples, *hinted]),
+        "train/tokens": sum(s.tokens for s in [*samples, *hinted]) - teacher,
         "train/rationale_tokens": (sum(tokens.get((e.problem_id, e.completion), 0) for e in examples)
                                    / max(len(examples), 1)),
         "train/steps": train_log.get("steps", steps),
         "train/loss": train_log.get("loss_last"),
     }
+    if teacher:
+        row["train/teacher_tokens"] = teacher
     for g, members in by_group(task, problems).items():
         ids = [p.id for p in members]
         failed = [i for i in ids if i not in solved]

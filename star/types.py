@@ -39,6 +39,9 @@ class Problem:
         return cls(id=d["id"], question=d["question"], answer=d["answer"], meta=d.get("meta", {}))
 
 
+TEACHER = -1  # Sample.voter of a teacher's sample (loop.teacher): neither the run's model nor a peer
+
+
 @dataclass(frozen=True)
 class Sample:
     """One generated completion for one problem, with what the checker made of it.
@@ -57,7 +60,7 @@ class Sample:
     hinted: bool = False
     tokens: int = 0  # generated tokens
     rejected: str | None = None  # why a correct sample may not train, e.g. "hint-leak"
-    voter: int = 0  # which model wrote it: 0 the run's own, i > 0 peer i (loop.voters > 1)
+    voter: int = 0  # which model wrote it: 0 the run's own, i > 0 peer i (loop.voters > 1), TEACHER a teacher's
     faithful: bool | None = None  # every step right (the task's check_steps); None: not checked
 
     def to_dict(self) -> dict[str, Any]:
