@@ -74,13 +74,14 @@ def run_main(argv: list[str]) -> int:
     sys.argv = ["star-run", *argv]  # Hydra reads sys.argv; its job name comes from argv[0]
 
     from star.config import ConfigError
+    from star.rundir import RunDirError
 
     @hydra.main(version_base="1.3", config_path="pkg://star.conf", config_name="config")
     def _main(cfg) -> None:
         try:
             _run(cfg)
-        except ConfigError as e:  # Hydra would print an Exception as a traceback; SystemExit it passes on
-            raise SystemExit(str(e)) from None
+        except (ConfigError, RunDirError) as e:  # Hydra would print a traceback; SystemExit it passes on
+            raise SystemExit(f"star run: {e}" if isinstance(e, RunDirError) else str(e)) from None
 
     try:
         _main()

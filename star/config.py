@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import types
 import typing
@@ -149,7 +150,9 @@ class LoopConfig:
     min_agreement: float = 0.5  # labels=majority: share of the votes the majority answer needs
     voters: int = 1  # labels=majority: models that vote, the run's own and voters-1 peers (star/labels.py)
     curriculum: float | None = None  # easy-to-hard pool: widen when the hardest group's solve rate reaches this
-    process_filter: str = "none"  # none | task: reject correct samples with a false step (task.check_steps; star/process.py)
+    process_filter: str = "none"  # none | task: reject correct samples with a false step (task.check_steps) | prm (star/process.py)
+    prm: str | None = None  # process_filter=prm: a process reward model's folder (star verifier RUN verifier.objective=prm)
+    prm_threshold: float = 0.5  # process_filter=prm: a correct sample whose PRM score is below it is rejected
     # distillation: a finished run directory (its final model) or a model (path or hub name) attempts and
     # rationalizes the training problems in place of the run's model, which trains on them (star/committee.py)
     teacher: str | None = None
@@ -269,7 +272,7 @@ CHOICES = {
     "trainer.launcher": ("none", "accelerate"), "generator.backend": ("hf", "vllm", "ray"),
     "model.dtype": ("auto", "float32", "bfloat16", "float16"), "model.quantization": ("none", "4bit", "8bit"),
     "generator.release": ("sleep", "shutdown"), "generator.engine": ("hf", "vllm"), "loop.labels": ("gold", "majority"),
-    "loop.process_filter": ("none", "task"),
+    "loop.process_filter": ("none", "task", "prm"),
     "model.cold_start.train.method": ("lora", "full"), "model.cold_start.measure": ("min_group", "overall"), "tracker.wandb_mode": ("offline", "online"),
     "algorithm.name": ("star", "grpo", "pipeline"), "algorithm.vllm_mode": ("colocate", "server"),
     "algorithm.scale_rewards": ("group", "batch", "none"),
@@ -341,6 +344,7 @@ def validate(cfg: Config) -> None:
         validate_grpo(cfg)
     validate_pipeline(cfg)
     validate_teacher(cfg)
+    validate_prm(cfg)
     check_environment(cfg)
 
 
@@ -390,6 +394,37 @@ def validate_pipeline(cfg: Config) -> None:
             OmegaConf.merge(OmegaConf.structured(Config), stage.overrides)
         except OmegaConfBaseException as e:
             raise ConfigError(f"config error: {key}.overrides: " + f"{e}".splitlines()[0] + _key_of(e)) from None
+
+
+def validate_prm(cfg: Config) -> None:
+    """loop.process_filter=prm: loop.prm names a trained process reward model (its verifier.json
+    says objective prm), loop.prm_threshold is a score in [0, 1], and a label-free run refuses a
+    PRM whose step labels came from gold answers (they would carry gold into the run)."""
+    lp = cfg.loop
+    if lp.process_filter != "prm":
+        if lp.prm is not None:
+            raise ConfigError(f"config error: loop.prm={lp.prm} is read only by loop.process_filter=prm "
+                              f"(now {lp.process_filter}): set loop.process_filter=prm, or drop loop.prm")
+        return
+    if not lp.prm:
+        raise ConfigError("config error: loop.process_filter=prm needs loop.prm: the folder of a process reward "
+                          "model (train one: star verifier RUN verifier.objective=prm)")
+    if not 0.0 <= lp.prm_threshold <= 1.0:
+        raise ConfigError(f"config error: loop.prm_threshold={lp.prm_threshold} must be in [0, 1] "
+                          "(the PRM's score is a probability)")
+    info = Path(lp.prm).expanduser() / "verifier.json"
+    try:
+        meta = json.loads(info.read_text())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"config error: loop.prm={lp.prm}: not a trained verifier ({info}: {e}); train one: "
+                          "star verifier RUN verifier.objective=prm") from None
+    if meta.get("objective") != "prm":
+        raise ConfigError(f"config error: loop.prm={lp.prm} is a verifier with objective {meta.get('objective')!r}, "
+                          "not a process reward model (verifier.objective=prm)")
+    if lp.labels != "gold" and meta.get("labels", "gold") == "gold":
+        raise ConfigError(f"config error: loop.labels={lp.labels} with loop.process_filter=prm and loop.prm={lp.prm}: "
+                          "that PRM's step labels were measured against gold answers, which a label-free run "
+                          "must not see: use loop.process_filter=none or task")
 
 
 def validate_teacher(cfg: Config) -> None:

@@ -48,7 +48,7 @@ def run(cfg: Config, task: Task, rundir: RunDir, pool: CheckPool, trackers: list
     log.info("%s: %d training problems, %d eval problems; starting model %s",
              task.name, len(train_set), len(eval_set), base)
     voters = Committee.build(cfg, task, pool, labels, rundir, base)
-    steps, evaluate = process.FILTERS[cfg.loop.process_filter](task), Evaluation(cfg, task, pool, eval_set)
+    steps, evaluate = process.build(cfg, task, rundir), Evaluation(cfg, task, pool, eval_set)
     for t, it in pending(rundir, cfg.loop.iterations):
         row: dict[str, Any] = {"iteration": t} | (cold_start.summary(base) if t == 0 else {})  # a foothold?
         if t > 0:
@@ -60,7 +60,7 @@ def run(cfg: Config, task: Task, rundir: RunDir, pool: CheckPool, trackers: list
             weights = voters.train(it, t, examples)
             row |= evaluation.train_metrics(task, problems, samples, hinted, examples, steps_for(cfg.trainer, t),
                                             _json(weights / "train_log.json"))
-            row |= process.metrics(task, problems, scored, examples)
+            row |= steps.metrics(problems, scored, examples)
             row |= labels.metrics(task, [gold[p.id] for p in problems], samples, pool)
         finish(rundir, it, row, evaluate, voters.policy, trackers)
     return rundir.metrics()

@@ -305,6 +305,7 @@ NEUTRAL_KEYS = ("run_name", "out_dir", "experiment", "loop.iterations", "tracker
 # name): a run made before the key existed still resumes, and still merges with new runs
 # in `star report`. A new results-changing key with such a value belongs here.
 LATER_KEYS: dict[str, Any] = {"loop.voters": 1, "loop.process_filter": "none", "loop.teacher": None,
+                              "loop.prm": None, "loop.prm_threshold": 0.5,
                               "algorithm.stages": [], "task.validation_size": None, "task.eval_seed": None,
                               # generator=ray's keys: no other backend reads them
                               "generator.engine": "hf", "generator.num_replicas": 1,

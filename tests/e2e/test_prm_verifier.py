@@ -8,6 +8,7 @@ that, rerun, ends with the weights of an uninterrupted one."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,29 @@ def test_a_killed_prm_training_is_redone_to_the_same_weights(run: Path, trained:
     a, b = adapter(reference), adapter(redone)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert lines(redone / "steps.jsonl") == lines(reference / "steps.jsonl")
+
+
+def test_the_loop_filters_its_samples_with_the_prm(run: Path, trained: tuple[Path, str], tmp_path: Path):
+    """loop.process_filter=prm with the smoke run's PRM: the filter scores every correct sample,
+    rejects those below the threshold (none at 0, all at 1), pins the PRM in the manifest, and a
+    resume against a PRM that changed in place is refused."""
+    folder = tmp_path / "prm"
+    shutil.copytree(trained[0], folder)  # changed in place below
+    rows = {}
+    for threshold in ("0.0", "1.0"):
+        star("run", "experiment=smoke", f"out_dir={tmp_path}", f"run_name=t{threshold}", "loop.iterations=1",
+             "loop.process_filter=prm", f"loop.prm={folder}", f"loop.prm_threshold={threshold}")
+        out = tmp_path / "arithmetic" / f"t{threshold}"
+        rows[threshold] = lines(out / "metrics.jsonl")[-1]
+        assert json.loads((out / "manifest.json").read_text())["models"]["prm"]["path"] == str(folder)
+    kept, strict = rows["0.0"], rows["1.0"]
+    assert kept["train/prm_scored"] > 0 and kept["train/prm_rejected"] == 0 and kept["train/accepted"] > 0
+    # a sigmoid's score is below 1: every scored sample is rejected, nothing is accepted
+    assert strict["train/prm_rejected"] == strict["train/prm_scored"] == kept["train/prm_scored"]
+    assert strict["train/accepted"] == 0
+    (tmp_path / "arithmetic" / "t0.0" / "iter_001" / "DONE").unlink()  # a resume ...
+    (folder / "steps.jsonl").write_text("")  # ... with the PRM retrained in place
+    proc = star("run", "experiment=smoke", f"out_dir={tmp_path}", "run_name=t0.0", "loop.iterations=1",
+                "loop.process_filter=prm", f"loop.prm={folder}", "loop.prm_threshold=0.0", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "its iterations were filtered by the PRM" in proc.stderr and "retrained or replaced" in proc.stderr
