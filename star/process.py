@@ -32,9 +32,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from star import verifiers
 from star.config import Config
