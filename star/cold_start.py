@@ -342,6 +342,12 @@ def _warn_if_short(out: Path) -> None:
     """A cold start that ended at its cap below the target: STaR may find nothing to learn from."""
     metrics = summary(out)
     if metrics.get("cold_start/reached", True):
+        zero = [k.removeprefix("cold_start/probe/") for k, v in metrics.items()
+                if k.startswith("cold_start/probe/") and k != "cold_start/probe/overall" and v == 0]
+        if zero:  # a target over the whole probe (measure=overall) can hide a group with no foothold
+            log.warning("cold start %s: reached its target, but the probe solves none of %s: STaR learns a "
+                        "group from what it solves, so there it rests on rationalization alone. Levers: %s.",
+                        out.name, ", ".join(zero), LEVERS)
         return
     probe = ", ".join(f"{k.removeprefix('cold_start/probe/')} {v:.2f}" for k, v in metrics.items()
                       if k.startswith("cold_start/probe/"))

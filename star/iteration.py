@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from star import evaluation
@@ -88,7 +88,19 @@ def finish(rundir: RunDir, it: Iteration, row: dict[str, Any], ev: Evaluation, m
     samples = it.records("eval", Sample, ev.attempts, model, row["iteration"])
     row |= ev.metrics(samples)
     row |= stage_seconds(it)
+    warn_unlearnable(row)
     record(rundir, it, row, trackers)
+
+
+def warn_unlearnable(row: Mapping[str, Any]) -> None:
+    """A group none of whose training problems gave an example this iteration (solved neither
+    unhinted nor by rationalization) cannot improve from it: say so, per group."""
+    empty = [k.removeprefix("train/yield/") for k, v in row.items() if k.startswith("train/yield/") and v == 0]
+    if empty:
+        log.warning("iteration %d: no training example of %s (solve rate 0 and rationalization rate 0): STaR "
+                    "cannot learn a group it never gets right. Levers: a cold start that reaches it "
+                    "(model.cold_start.*), k samples at a temperature (generator.num_samples), a hint the model "
+                    "can read (docs/ADDING_A_TASK.md, Making a task learnable).", row["iteration"], ", ".join(empty))
 
 
 def stage_seconds(it: Iteration) -> dict[str, float]:

@@ -267,3 +267,21 @@ def test_the_summary_of_no_cold_start_is_empty(cache, tmp_path):
 def test_without_a_target_the_summary_has_the_steps_only(cache, tmp_path):
     (tmp_path / "train_log.json").write_text(json.dumps({"steps": 7, "cold_start": {"target": None}}))
     assert cold_start.summary(tmp_path) == {"cold_start/steps": 7}
+
+
+def test_a_target_reached_overall_with_a_group_at_zero_warns(tmp_path, caplog):
+    """measure=overall can reach its target while a group has no foothold: the WARNING names it."""
+    probe = [{"step": 25, "overall": 0.53, "digits=1": 0.76, "digits=3": 0.6, "digits=4": 0.0}]
+    (tmp_path / "train_log.json").write_text(json.dumps({"steps": 25, "probe": probe,
+                                                         "cold_start": {"target": 0.5, "reached": True}}))
+    with caplog.at_level(logging.WARNING, logger="star.cold_start"):
+        cold_start._warn_if_short(tmp_path)
+    (text,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "reached its target, but the probe solves none of digits=4" in text and "digits=3" not in text
+    probe[0]["digits=4"] = 0.02
+    (tmp_path / "train_log.json").write_text(json.dumps({"steps": 25, "probe": probe,
+                                                         "cold_start": {"target": 0.5, "reached": True}}))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="star.cold_start"):
+        cold_start._warn_if_short(tmp_path)
+    assert not caplog.records

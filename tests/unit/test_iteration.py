@@ -123,3 +123,20 @@ def test_a_checker_that_reads_the_problem_gets_it_through_the_loops_attempts(mon
     with CheckPool(1, 10.0) as pool:
         samples = attempt(Fixed(), Countdown(), problems, pool, None)
     assert [s.verdict for s in samples] == [Verdict.CORRECT, Verdict.INCORRECT]  # b lacks a 6
+
+
+def test_a_group_that_gave_no_training_example_is_warned_about(caplog):
+    import logging
+
+    from star.iteration import warn_unlearnable
+
+    row = {"iteration": 2, "train/yield/digits=3": 0.5, "train/yield/digits=4": 0.0, "train/yield/digits=5": 0}
+    with caplog.at_level(logging.WARNING, logger="star.iteration"):
+        warn_unlearnable(row)
+    (text,) = [r.getMessage() for r in caplog.records]
+    assert text.startswith("iteration 2: no training example of digits=4, digits=5") and "digits=3" not in text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="star.iteration"):
+        warn_unlearnable({"iteration": 0, "eval/accuracy": 0.0})  # iteration 0 trains nothing: no warning
+        warn_unlearnable({"iteration": 1, "train/yield/digits=4": 0.01})
+    assert not caplog.records
