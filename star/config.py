@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import re
 import types
 import typing
 from collections.abc import Iterator, Mapping, Sequence
@@ -174,6 +175,7 @@ class VerifierConfig:
     run's config: `star verifier` reads these as verifier.* overrides."""
 
     objective: str = "dpo"  # dpo: V-STaR's DPO verifier (TRL's DPOTrainer) | orm: a value head (TRL's RewardTrainer)
+    name: str | None = None  # the folder's prefix, RUN/verifier/<name>-<key>/ (default: the objective), to tell recipes apart
     beta: float = 1.0  # dpo: the score is beta * (log pi(y|x) - log pi_ref(y|x)), pi_ref the starting model
     steps: int = 150  # optimizer steps (the demo's seed 0: 150 x 16 pairs is about one pass over its pairs)
     batch_size: int = 16  # pairs per step
@@ -493,6 +495,9 @@ def validate_verifier(v: VerifierConfig) -> None:
     """verifier.* (star verifier): choices and ranges, named by key."""
     if v.objective not in ("dpo", "orm", "prm"):
         raise ConfigError(f"config error: verifier.objective={v.objective!r} is not one of dpo, orm, prm")
+    if v.name is not None and not re.fullmatch(r"[A-Za-z0-9_.]+", v.name):
+        raise ConfigError(f"config error: verifier.name={v.name!r} names a folder, RUN/verifier/<name>-<key>/: "
+                          "letters, digits, '_' and '.' only (no '-', which separates the key)")
     if v.step_label not in ("soft", "hard") or v.aggregate not in ("min", "last"):
         raise ConfigError(f"config error: verifier.step_label={v.step_label!r} (soft | hard) or "
                           f"verifier.aggregate={v.aggregate!r} (min | last) is not a choice")

@@ -8,8 +8,9 @@ finished iteration >= 1); `--samples K` adds K samples per training problem at
 verifier.temperature from the model that wrote each chosen iteration's samples (iteration t:
 model t - 1), seeded by (run seed, t - 1, stage) and cached in RUN_DIR/verifier/samples/.
 The verifier trains on the run's starting model (the one pinned in manifest.json) and lands
-in RUN_DIR/verifier/<objective>-<key>/; the same command again finds it there. Use it with
-`star eval RUN_DIR --verifier <objective or folder> eval.k=1,4,16`.
+in RUN_DIR/verifier/<objective>-<key>/ (<verifier.name>-<key>/ with a name, to keep recipes
+apart); the same command again finds it there. Use it with
+`star eval RUN_DIR --verifier <objective, name or folder> eval.k=1,4,16`.
 
 `verifier.objective=prm` trains a process reward model (star.prm): the chosen iterations'
 distinct completions of each training problem (verifier.solutions_per_problem of them) are

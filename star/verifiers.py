@@ -23,7 +23,7 @@ run's starting model, both Bradley-Terry models of the pairs:
 - orm: an outcome reward model, TRL's RewardTrainer on AutoModelForSequenceClassification
   (num_labels=1: a value head on the last token, trained with the adapter); one forward pass.
 
-Storage (`RUN/verifier/<objective>-<key>/`, built under a temporary name and renamed into
+Storage (`RUN/verifier/<objective>-<key>/`, or `<verifier.name>-<key>/` to tell recipes apart, built under a temporary name and renamed into
 place by rundir.atomic_dir: a killed training leaves no folder and is redone from
 scratch, never half-reused):
 
@@ -195,7 +195,7 @@ def verifier_key(cfg: VerifierConfig, iterations: Sequence[int], made: Sequence[
 
 
 def folder_for(run: Path, cfg: VerifierConfig, key: str) -> Path:
-    return Path(run) / FOLDER / f"{cfg.objective}-{key[:12]}"
+    return Path(run) / FOLDER / f"{cfg.name or cfg.objective}-{key[:12]}"
 
 
 def split_steps(completion: str, delimiter: str = "\n") -> list[str]:
@@ -230,7 +230,7 @@ def info(folder: Path) -> dict[str, Any]:
 
 def resolve(run: Path, name: str) -> Path:
     """A verifier named on the command line: a folder, a folder name under RUN/verifier/, or an
-    objective (dpo, orm, prm) when the run has exactly one verifier of it."""
+    objective (dpo, orm, prm) or verifier.name when the run has exactly one verifier of it."""
     path = Path(name)
     if (path / INFO).is_file():
         return path

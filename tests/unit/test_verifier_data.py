@@ -102,15 +102,19 @@ def test_the_key_covers_config_iterations_data_model_and_seed():
               verifiers.verifier_key(cfg, [1, 2], made, "abc", 1)]
     assert key not in others and len(set(others)) == len(others)
     assert verifiers.folder_for(Path("R"), cfg, key) == Path("R") / "verifier" / f"dpo-{key[:12]}"
+    named = VerifierConfig(name="dpo16")
+    assert verifiers.folder_for(Path("R"), named, key) == Path("R") / "verifier" / f"dpo16-{key[:12]}"
+    assert verifiers.verifier_key(named, [1, 2], made, "abc", 0) != key  # a name is a recipe of its own
 
 
 def test_resolve_a_verifier_by_folder_name_or_objective(tmp_path):
     root = tmp_path / "verifier"
-    for name in ("dpo-aaa", "orm-bbb", "orm-ccc"):
+    for name in ("dpo-aaa", "dpo16-eee", "orm-bbb", "orm-ccc"):
         (root / name).mkdir(parents=True)
         (root / name / "verifier.json").write_text("{}")
     (root / ".dpo-ddd.tmp-1").mkdir()  # a killed build's leftover is no verifier
     assert verifiers.resolve(tmp_path, "dpo") == root / "dpo-aaa"
+    assert verifiers.resolve(tmp_path, "dpo16") == root / "dpo16-eee"  # a verifier.name
     assert verifiers.resolve(tmp_path, "orm-ccc") == root / "orm-ccc"
     assert verifiers.resolve(tmp_path, str(root / "orm-bbb")) == root / "orm-bbb"
     with pytest.raises(FileNotFoundError, match="2 verifiers match"):
@@ -122,7 +126,8 @@ def test_resolve_a_verifier_by_folder_name_or_objective(tmp_path):
 def test_verifier_config_errors_name_the_key():
     assert to_config({"objective": "orm", "steps": 3}, VerifierConfig).steps == 3
     for values, key in (({"objective": "mcts"}, "verifier.objective"), ({"steps": 0}, "verifier.steps"),
-                        ({"beta": 0}, "verifier.beta"), ({"samples": 2, "temperature": 0}, "verifier.temperature")):
+                        ({"beta": 0}, "verifier.beta"), ({"samples": 2, "temperature": 0}, "verifier.temperature"),
+                        ({"name": "dpo-16"}, "verifier.name"), ({"name": "a/b"}, "verifier.name")):
         with pytest.raises(ConfigError, match=key):
             to_config(values, VerifierConfig)
 
