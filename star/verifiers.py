@@ -23,9 +23,9 @@ run's starting model, both Bradley-Terry models of the pairs:
 - orm: an outcome reward model, TRL's RewardTrainer on AutoModelForSequenceClassification
   (num_labels=1: a value head on the last token, trained with the adapter); one forward pass.
 
-Storage (`RUN/verifier/<objective>-<key>/`, or `<verifier.name>-<key>/` to tell recipes apart, built under a temporary name and renamed into
-place by rundir.atomic_dir: a killed training leaves no folder and is redone from
-scratch, never half-reused):
+Storage (`RUN/verifier/<objective>-<key>/`, or `<verifier.name>-<key>/` to tell recipes
+apart; built under a temporary name and renamed into place by rundir.atomic_dir: a killed
+training leaves no folder and is redone from scratch, never half-reused):
 
     verifier.json   objective, config, iterations, seed, the starting model's content hash,
                     the key, the data's counts (written last)
@@ -228,6 +228,13 @@ def info(folder: Path) -> dict[str, Any]:
     return json.loads(f.read_text())
 
 
+def named(folder: str, name: str) -> bool:
+    """Whether `name` names the verifier folder `folder` (<objective or verifier.name>-<key>): the
+    whole name, its objective or verifier.name (dpo names dpo-<key>, not dpo16-<key>), or a
+    prefix of the whole name (dpo-3f2a)."""
+    return folder == name or folder.startswith(f"{name}-") or ("-" in name and folder.startswith(name))
+
+
 def resolve(run: Path, name: str) -> Path:
     """A verifier named on the command line: a folder, a folder name under RUN/verifier/, or an
     objective (dpo, orm, prm) or verifier.name when the run has exactly one verifier of it."""
@@ -237,7 +244,7 @@ def resolve(run: Path, name: str) -> Path:
     root = Path(run) / FOLDER
     if (root / name / INFO).is_file():
         return root / name
-    found = sorted(p for p in root.glob(f"{name}-*") if (p / INFO).is_file()) if root.is_dir() else []
+    found = sorted(p for p in root.iterdir() if named(p.name, name) and (p / INFO).is_file()) if root.is_dir() else []
     if len(found) == 1:
         return found[0]
     have = sorted(p.name for p in root.iterdir() if (p / INFO).is_file()) if root.is_dir() else []

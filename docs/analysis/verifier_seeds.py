@@ -19,20 +19,15 @@ import sys
 from pathlib import Path
 
 from star.evaluation import mean_ci
+from star.verifiers import named
 
 METRICS = ("maj", "bon", "wmaj", "pass")
-
-
-def matches(folder: str, name: str) -> bool:
-    """A verifier folder (<name>-<key>) named by its verifier.name or objective (dpo: not dpo16-<key>), or
-    by a prefix of its whole name (dpo-3f2a)."""
-    return folder == name or folder.startswith(f"{name}-") or ("-" in name and folder.startswith(name))
 
 
 def rows(run: Path, name: str, k: int) -> dict[int, dict[str, float]]:
     """Iteration -> the scaling row's values at k, from the run's one scaling-<name>-*.json with k samples."""
     found = sorted(p for p in run.glob(f"eval_k/eval-*/scaling-{name}*.json")
-                   if not p.stem.endswith("_tokens") and matches(p.stem.removeprefix("scaling-"), name))
+                   if not p.stem.endswith("_tokens") and named(p.stem.removeprefix("scaling-"), name))
     if not found:
         raise SystemExit(f"{run}: no eval_k/eval-*/scaling-{name}*.json (run star eval {run} --verifier {name} "
                          f"eval.k=1,4,{k})")

@@ -52,7 +52,7 @@ def test_a_run_without_scores_or_with_two_verifiers_is_named(tmp_path):
         script().main([str(tmp_path)])
 
 
-def test_a_verifier_is_named_by_its_name_not_a_longer_one(tmp_path, capsys):
+def test_a_verifier_is_named_by_its_name_not_a_longer_one(tmp_path):
     """verifier.name=dpo16 folders (dpo16-<key>) are not matched by --verifier dpo, and the reverse."""
     scored(tmp_path, "dpo-1", 0.5, 0.6, 0.6, 0.9)
     scored(tmp_path, "dpo16-2", 0.5, 0.8, 0.8, 0.9)
